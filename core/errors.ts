@@ -1,0 +1,55 @@
+/**
+ * Every error the platform reports to a device, a service or an API user has a stable code,
+ * declared once here with the message a human reads. README's "Error codes" table is generated
+ * from this list and a test checks that each code is documented.
+ */
+export const ERROR_CODES = {
+  // message contract (device -> broker -> ingest)
+  SP_ERR_TOPIC: 'topic does not follow the scheme sp/v1/{park}/{enterprise}/{workshop}/{device}/{telemetry|status}',
+  SP_ERR_UNKNOWN_DEVICE: 'the device is not in the park model',
+  SP_ERR_TOPIC_PATH: "the topic's park/enterprise/workshop do not match the device's place in the park model",
+  SP_ERR_PAYLOAD_SIZE: 'the payload is larger than the configured maximum',
+  SP_ERR_PAYLOAD_JSON: 'the payload is not valid UTF-8 JSON',
+  SP_ERR_PAYLOAD_SHAPE: 'the payload is not a reading object or a {"readings": [...]} batch',
+  SP_ERR_BATCH_SIZE: 'the batch holds more readings than allowed',
+  SP_ERR_TIMESTAMP: 'the reading has no valid "ts" (epoch milliseconds or an RFC 3339 string)',
+  SP_ERR_TS_FUTURE: 'the reading is timestamped too far in the future (device clock ahead?)',
+  SP_ERR_TS_PAST: 'the reading is timestamped too far in the past (device clock behind, or stale data)',
+  SP_ERR_UNKNOWN_METRIC: 'the metric is not declared for this device kind',
+  SP_ERR_METRIC_TYPE: 'the metric value has the wrong type for its declaration',
+  SP_ERR_NON_FINITE: 'the metric value is not a finite number',
+  SP_ERR_COUNTER_NEGATIVE: 'a cumulative counter cannot be negative',
+  SP_ERR_ENUM_VALUE: 'the value is not one of the values declared for this metric',
+  SP_ERR_TEXT_LENGTH: 'the text value is longer than declared',
+  SP_ERR_NO_METRICS: 'the reading carries no metrics',
+  SP_ERR_SEQ: 'the "seq" field must be a non-negative integer',
+  SP_ERR_STATUS: 'the status payload must be {"state": "online"|"offline", ...}',
+  SP_ERR_DB_REJECTED: 'InfluxDB refused the point (partial write)',
+  // park model and configuration
+  SP_ERR_MODEL: 'the park model is invalid',
+  SP_ERR_CONFIG: 'a configuration value is invalid',
+  // broker
+  SP_ERR_AUTH: 'bad username or password',
+  SP_ERR_CLIENT_ID: 'the client id must equal the device id (or start with the service account name)',
+  SP_ERR_FORBIDDEN_TOPIC: 'this client may not publish or subscribe to that topic',
+  SP_ERR_PACKET_TOO_LARGE: 'the MQTT packet exceeds the maximum packet size',
+  SP_ERR_RATE_LIMITED: 'too many connection attempts; try again later',
+  // api
+  SP_ERR_API_KEY: 'missing or unknown API key',
+  SP_ERR_API_ROLE: 'the API key does not have the role this route needs',
+  SP_ERR_API_PARAM: 'a request parameter is invalid',
+  SP_ERR_API_NOT_FOUND: 'no such resource',
+  SP_ERR_API_UPSTREAM: 'a service the API depends on did not answer',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** An error with a stable code and a message that says what was wrong. */
+export class PlatformError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, detail: string) {
+    super(detail);
+    this.name = 'PlatformError';
+    this.code = code;
+  }
+}
