@@ -133,6 +133,7 @@ export function checkMetric(def: MetricDef, v: unknown): Refusal | undefined {
         : refuse('SP_ERR_ENUM_VALUE', `${where}: ${show(v)} is not one of ${def.values?.join(', ')}`);
     case 'text':
       if (typeof v !== 'string') return refuse('SP_ERR_METRIC_TYPE', `${where}: ${show(v)} is not a string`);
+      if (v.includes('\u0000')) return refuse('SP_ERR_TEXT_NUL', `${where}: contains a NUL character`);
       return v.length <= (def.maxLength ?? 256) ? undefined
         : refuse('SP_ERR_TEXT_LENGTH', `${where}: ${v.length} characters, at most ${def.maxLength ?? 256} allowed`);
   }
@@ -223,6 +224,7 @@ export function parseStatus(payload: Uint8Array): Result<StatusMessage> {
   }
   if (o.info !== undefined) {
     if (typeof o.info !== 'string' || o.info.length > 256) return refuse('SP_ERR_STATUS', 'status "info" must be a string of at most 256 characters');
+    if (o.info.includes('\u0000')) return refuse('SP_ERR_TEXT_NUL', 'status "info" contains a NUL character');
     out.info = o.info;
   }
   return { ok: true, value: out };

@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   SP_ERR_COUNTER_NEGATIVE: 'a cumulative counter cannot be negative',
   SP_ERR_ENUM_VALUE: 'the value is not one of the values declared for this metric',
   SP_ERR_TEXT_LENGTH: 'the text value is longer than declared',
+  SP_ERR_TEXT_NUL: 'the text value contains a NUL character',
   SP_ERR_NO_METRICS: 'the reading carries no metrics',
   SP_ERR_SEQ: 'the "seq" field must be a non-negative integer',
   SP_ERR_STATUS: 'the status payload must be {"state": "online"|"offline", ...}',

@@ -1,0 +1,51 @@
+/** Entry of the API: read config, wire, start, stop on SIGINT/SIGTERM. */
+import pino from 'pino';
+import { InfluxClient } from '../core/influx/client.ts';
+import { loadParkModel } from '../core/model-file.ts';
+import { buildApp } from './app.ts';
+import { loadApiConfig } from './config.ts';
+import { loadKeyStore } from './key-store.ts';
+import { LiveHub } from './live-hub.ts';
+import { connectMqttFeed } from './mqtt-feed.ts';
+
+const level = process.env.LOG_LEVEL ?? 'info';
+let wiring;
+try {
+  const config = loadApiConfig();
+  wiring = { config, model: loadParkModel(config.parkModelFile), keys: loadKeyStore(config.keysFile) };
+} catch (e) {
+  pino({ name: 'api' }).fatal({ code: (e as { code?: string }).code }, (e as Error).message);
+  process.exit(1);
+}
+const { config, model, keys } = wiring;
+
+const hub = new LiveHub(model);
+const feed = connectMqttFeed(config.mqtt, hub);
+const app = buildApp({
+  model, keys, live: hub, influx: new InfluxClient(config.influx), logger: { level, name: 'api' },
+  options: { lastValuesLookback: config.lastValuesLookback, maxPoints: config.maxPoints, wsMaxBufferedBytes: config.wsMaxBufferedBytes },
+});
+feed.client.on('connect', () => app.log.info({ url: config.mqtt.url, clientId: config.mqtt.clientId }, 'mqtt connected'));
+feed.client.on('close', () => app.log.warn({ url: config.mqtt.url }, 'mqtt disconnected'));
+feed.client.on('error', (err) => app.log.error({ err: err.message }, 'mqtt error'));
+
+let stopping = false;
+async function stop(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  app.log.info({ signal }, 'stopping');
+  await app.close();
+  await feed.close();
+  app.log.info('stopped');
+}
+process.once('SIGINT', () => void stop('SIGINT'));
+process.once('SIGTERM', () => void stop('SIGTERM'));
+
+try {
+  await app.listen({ host: config.host, port: config.port });
+  app.log.info({ model: model.zone.id, devices: model.devices.size, keys: keys.entries.length, influx: config.influx.url }, 'api listening');
+} catch (e) {
+  app.log.fatal({ err: (e as Error).message }, 'cannot start');
+  await feed.close();
+  process.exit(1);
+}

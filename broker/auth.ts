@@ -1,0 +1,115 @@
+/**
+ * Aedes hooks: authenticate, authorizePublish, authorizeSubscribe. Every refusal is counted
+ * and reported through `onRefused` with a stable code; the library itself does not log.
+ */
+import { createHash } from 'node:crypto';
+import type { AedesOptions, AuthenticateError, Client, Subscription, PublishPacket } from 'aedes';
+import { isId } from '../core/ids.ts';
+import type { ErrorCode } from '../core/errors.ts';
+import type { ParkModel } from '../core/model.ts';
+import { verifySecret } from '../core/secrets.ts';
+import { devicePrincipal, mayPublish, maySubscribe, type Principal } from './acl.ts';
+import { SERVICE_PREFIX, type CredentialStore } from './credentials.ts';
+import { FailureLimiter } from './rate-limit.ts';
+
+export interface Refusal { code: ErrorCode; clientId: string; ip?: string; detail: string }
+
+export interface AuthOptions {
+  model: ParkModel;
+  store: () => CredentialStore;
+  limiter: FailureLimiter;
+  onRefused: (r: Refusal) => void;
+}
+
+const AUTH_ERR = { IDENTIFIER_REJECTED: 2, BAD_USERNAME_OR_PASSWORD: 4, NOT_AUTHORIZED: 5 } as const;
+
+function authError(returnCode: number, message: string): AuthenticateError {
+  return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
+}
+
+export function clientIp(client: Client): string | undefined {
+  return (client.conn as { remoteAddress?: string }).remoteAddress;
+}
+
+export type AuthHooks = Required<Pick<AedesOptions, 'authenticate' | 'authorizePublish' | 'authorizeSubscribe'>> & {
+  principalOf(client: Client): Principal | undefined;
+};
+
+export function createAuth(opts: AuthOptions): AuthHooks {
+  const principals = new WeakMap<Client, Principal>();
+  // Verified (account, sha256(password), stored hash) triples: reconnect storms cost one hash each.
+  const verified = new Map<string, string>();
+
+  const check = (account: string, password: Buffer, stored: string | undefined): boolean => {
+    if (stored === undefined) return false;
+    const key = `${account}\0${createHash('sha256').update(password).digest('base64')}`;
+    if (verified.get(key) === stored) return true;
+    const ok = verifySecret(password.toString('utf8'), stored);
+    if (ok) {
+      if (verified.size > 100_000) verified.clear();
+      verified.set(key, stored);
+    }
+    return ok;
+  };
+
+  const authenticate: AedesOptions['authenticate'] = (client, username, password, done) => {
+    const ip = clientIp(client);
+    const id = client.id ?? '';
+    const refuse = (code: ErrorCode, rc: number, detail: string, countFailure: boolean) => {
+      if (countFailure) opts.limiter.fail(ip);
+      opts.onRefused({ code, clientId: id, ip, detail });
+      done(authError(rc, detail), false);
+    };
+    if (opts.limiter.blocked(ip)) {
+      return refuse('SP_ERR_RATE_LIMITED', AUTH_ERR.NOT_AUTHORIZED, `too many failed logins from ${ip}; blocked for a while`, false);
+    }
+    // Client ids reach topics, logs and ACLs: refuse wildcards, separators and empty ids.
+    if (!isId(id)) {
+      return refuse('SP_ERR_CLIENT_ID', AUTH_ERR.IDENTIFIER_REJECTED, `client id ${JSON.stringify(id).slice(0, 60)} is not a valid id (a-z, 0-9, '-', '_'; no / + # $)`, true);
+    }
+    if (typeof username !== 'string' || !password) {
+      return refuse('SP_ERR_AUTH', AUTH_ERR.BAD_USERNAME_OR_PASSWORD, 'username and password are required', true);
+    }
+    const store = opts.store();
+    let principal: Principal | undefined;
+    if (username.startsWith(SERVICE_PREFIX)) {
+      const svc = store.services[username];
+      if (!svc || !check(username, password, svc.hash)) {
+        return refuse('SP_ERR_AUTH', AUTH_ERR.BAD_USERNAME_OR_PASSWORD, `bad username or password for ${username}`, true);
+      }
+      if (id !== username && !id.startsWith(`${username}-`)) {
+        return refuse('SP_ERR_CLIENT_ID', AUTH_ERR.IDENTIFIER_REJECTED, `service ${username} must use client id ${username} or ${username}-<suffix>, not ${id}`, true);
+      }
+      principal = { kind: 'service', id, account: username };
+    } else {
+      const device = opts.model.devices.get(username);
+      if (!device || !check(username, password, store.devices[username])) {
+        return refuse('SP_ERR_AUTH', AUTH_ERR.BAD_USERNAME_OR_PASSWORD, `bad username or password for ${username.slice(0, 60)}`, true);
+      }
+      if (id !== username) {
+        return refuse('SP_ERR_CLIENT_ID', AUTH_ERR.IDENTIFIER_REJECTED, `device ${username} must connect with client id ${username}, not ${id}`, true);
+      }
+      principal = devicePrincipal(device);
+    }
+    principals.set(client, principal);
+    done(null, true);
+  };
+
+  const authorizePublish: AedesOptions['authorizePublish'] = (client, packet: PublishPacket, cb) => {
+    if (!client) return cb(null); // the broker's own messages
+    const p = principals.get(client);
+    if (p && mayPublish(p, packet.topic)) return cb(null);
+    const detail = `${client.id} may not publish to ${packet.topic.slice(0, 200)}`;
+    opts.onRefused({ code: 'SP_ERR_FORBIDDEN_TOPIC', clientId: client.id, ip: clientIp(client), detail });
+    cb(new Error(detail)); // MQTT 3.1.1 cannot refuse a PUBLISH: the connection is closed
+  };
+
+  const authorizeSubscribe: AedesOptions['authorizeSubscribe'] = (client, sub: Subscription, cb) => {
+    const p = principals.get(client);
+    if (p && maySubscribe(p, sub.topic)) return cb(null, sub);
+    opts.onRefused({ code: 'SP_ERR_FORBIDDEN_TOPIC', clientId: client.id, ip: clientIp(client), detail: `${client.id} may not subscribe to ${sub.topic.slice(0, 200)}` });
+    cb(null, null); // SUBACK return code 0x80 (failure) for this filter; the connection stays
+  };
+
+  return { authenticate, authorizePublish, authorizeSubscribe, principalOf: (c) => principals.get(c) };
+}

@@ -1,0 +1,84 @@
+/**
+ * Aedes 1.x has no maximum packet size: it buffers whatever a client announces (a 100 MB
+ * PUBLISH was accepted). This guard sits between the socket (TCP, TLS or WebSocket stream) and
+ * Aedes, reads only the MQTT fixed header of each packet — type byte and "remaining length"
+ * varint [MQTT-2.2.3] — and ends the connection as soon as a packet announces more than the
+ * limit, before its body is read. Everything else passes through unchanged, with back-pressure.
+ */
+import { Duplex } from 'node:stream';
+
+export interface GuardOptions {
+  maxPacketBytes: number;
+  /** Called once when a connection is cut for an oversized packet. */
+  onTooLarge?: (announcedBytes: number) => void;
+}
+
+type State = { phase: 'type' } | { phase: 'length'; mult: number; value: number; bytes: number } | { phase: 'body'; left: number };
+
+export function guardConnection(inner: Duplex, opts: GuardOptions): Duplex {
+  let state: State = { phase: 'type' };
+  let cut = false;
+
+  const scan = (chunk: Buffer): boolean => {
+    let i = 0;
+    while (i < chunk.length) {
+      if (state.phase === 'type') {
+        i++;
+        state = { phase: 'length', mult: 1, value: 0, bytes: 0 };
+      } else if (state.phase === 'length') {
+        const b = chunk[i++]!;
+        state.value += (b & 0x7f) * state.mult;
+        state.mult *= 128;
+        state.bytes++;
+        if (state.bytes > 4) return false; // malformed varint [MQTT-2.2.3]
+        if ((b & 0x80) === 0) {
+          const total = 1 + state.bytes + state.value;
+          if (total > opts.maxPacketBytes) {
+            opts.onTooLarge?.(total);
+            return false;
+          }
+          state = state.value === 0 ? { phase: 'type' } : { phase: 'body', left: state.value };
+        }
+      } else {
+        const take = Math.min(state.left, chunk.length - i);
+        i += take;
+        state.left -= take;
+        if (state.left === 0) state = { phase: 'type' };
+      }
+    }
+    return true;
+  };
+
+  const outer: Duplex = new Duplex({
+    read() {
+      inner.resume();
+    },
+    write(chunk: Buffer, _enc, cb) {
+      inner.write(chunk, cb);
+    },
+    final(cb) {
+      inner.end(cb);
+    },
+    destroy(err, cb) {
+      inner.destroy();
+      cb(err);
+    },
+  });
+  inner.on('data', (chunk: Buffer) => {
+    if (cut) return;
+    if (!scan(chunk)) {
+      cut = true;
+      inner.destroy();
+      outer.destroy();
+      return;
+    }
+    if (!outer.push(chunk)) inner.pause();
+  });
+  inner.on('end', () => outer.push(null));
+  inner.on('error', (e) => outer.destroy(e));
+  inner.on('close', () => outer.destroy());
+  // Aedes reads the remote address from conn.remoteAddress / conn._socket (WebSocket).
+  const sock = inner as Duplex & { remoteAddress?: string; remotePort?: number };
+  Object.assign(outer, { remoteAddress: sock.remoteAddress, remotePort: sock.remotePort });
+  return outer;
+}

@@ -1,0 +1,32 @@
+/**
+ * Creates the broker's credential store for every device of the park model and the service
+ * accounts, printing nothing secret unless asked:
+ *   node --import tsx broker/provision.ts [--store FILE] [--secrets FILE] [--rotate ID,...] [--print]
+ * New plain secrets go to --secrets (default data/secrets/credentials.json, mode 0600): the
+ * simulators and services read theirs from there; a real device's is handed to its installer.
+ */
+import { parseArgs } from 'node:util';
+import { loadParkModel } from '../core/model-file.ts';
+import { generateSecret, hashSecret } from '../core/secrets.ts';
+import { DEFAULTS } from './config.ts';
+import { provisionCredentials } from './credentials.ts';
+
+const SERVICE_ACCOUNTS = ['svc-ingest', 'svc-api'] as const;
+
+const { values } = parseArgs({
+  options: {
+    store: { type: 'string', default: process.env.MQTT_CREDENTIALS_FILE ?? DEFAULTS.credentialsFile },
+    secrets: { type: 'string', default: process.env.SECRETS_FILE ?? 'data/secrets/credentials.json' },
+    rotate: { type: 'string' },
+    print: { type: 'boolean', default: false },
+  },
+});
+const model = loadParkModel();
+const created = provisionCredentials({
+  storeFile: values.store!, secretsFile: values.secrets, deviceIds: [...model.devices.keys()],
+  serviceAccounts: SERVICE_ACCOUNTS, rotate: values.rotate?.split(',').filter(Boolean),
+  generate: generateSecret, hash: (s) => hashSecret(s),
+});
+const n = Object.keys(created).length;
+console.log(`${n} credential${n === 1 ? '' : 's'} created or rotated; store ${values.store}; plain secrets in ${values.secrets}`);
+if (values.print) for (const [id, s] of Object.entries(created)) console.log(`${id}\t${s}`);

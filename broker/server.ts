@@ -1,0 +1,147 @@
+/**
+ * Builds the broker: Aedes with our hooks and limits, listeners for MQTT over TCP and over
+ * WebSocket (path /mqtt), each connection behind the packet-size guard, and a small HTTP
+ * server for /health and /metrics. Returns handles to stop it all.
+ */
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createNetServer, type Server as NetServer, type AddressInfo } from 'node:net';
+import { Aedes, type AedesOptions } from 'aedes';
+import { WebSocketServer, createWebSocketStream } from 'ws';
+import type { ParkModel } from '../core/model.ts';
+import { Registry } from '../core/metrics.ts';
+import { createAuth, type Refusal } from './auth.ts';
+import type { BrokerConfig } from './config.ts';
+import type { CredentialStore } from './credentials.ts';
+import { guardConnection } from './packet-guard.ts';
+import { FailureLimiter } from './rate-limit.ts';
+import { trackDeviceStatus } from './status.ts';
+
+export interface BrokerDeps {
+  config: Readonly<BrokerConfig>;
+  model: ParkModel;
+  /** Current credential store (may be swapped at run time, e.g. on SIGHUP). */
+  store: () => CredentialStore;
+  /** Extra Aedes options (e.g. a persistence); our hooks and limits win. */
+  aedesOptions?: Partial<AedesOptions>;
+  onRefused?: (r: Refusal) => void;
+  onError?: (where: string, err: Error) => void;
+}
+
+export interface RunningBroker {
+  aedes: Aedes;
+  metrics: Registry;
+  ports: { mqtt: number; ws: number; http: number };
+  close(): Promise<void>;
+}
+
+function listen(server: NetServer | HttpServer, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+export async function startBroker(deps: BrokerDeps): Promise<RunningBroker> {
+  const { config } = deps;
+  const metrics = new Registry()
+    .describe('mqtt_refused_total', 'Connections, publishes and subscriptions refused, by code')
+    .describe('mqtt_publish_total', 'PUBLISH packets accepted from clients')
+    .describe('mqtt_connects_total', 'Sessions established')
+    .describe('mqtt_packet_too_large_total', 'Connections cut for announcing an oversized packet');
+  const limiter = new FailureLimiter({ maxFailures: config.authMaxFailures, windowMs: config.authWindowMs });
+  const auth = createAuth({
+    model: deps.model, store: deps.store, limiter,
+    onRefused: (r) => {
+      metrics.inc('mqtt_refused_total', { code: r.code });
+      deps.onRefused?.(r);
+    },
+  });
+  const aedes = await Aedes.createBroker({
+    ...deps.aedesOptions,
+    maxTopicLevels: config.maxTopicLevels,
+    maxInflightInbound: config.maxInflightInbound,
+    queueLimit: config.queueLimit,
+    drainTimeout: config.drainTimeoutMs,
+    connectTimeout: config.connectTimeoutMs,
+    maxClientsIdLength: 64,
+    authenticate: auth.authenticate,
+    authorizePublish: auth.authorizePublish,
+    authorizeSubscribe: auth.authorizeSubscribe,
+  });
+  trackDeviceStatus(aedes, auth.principalOf);
+  metrics.gauge('mqtt_clients_connected', () => aedes.connectedClients);
+  aedes.on('client', () => metrics.inc('mqtt_connects_total'));
+  aedes.on('publish', (_p, client) => { if (client) metrics.inc('mqtt_publish_total'); });
+  aedes.on('clientError', (_c, err) => deps.onError?.('client', err));
+  aedes.on('connectionError', (_c, err) => deps.onError?.('connection', err));
+
+  const handle = (stream: Parameters<typeof guardConnection>[0]) => {
+    const guarded = guardConnection(stream, {
+      maxPacketBytes: config.maxPacketBytes,
+      onTooLarge: (n) => {
+        metrics.inc('mqtt_packet_too_large_total');
+        metrics.inc('mqtt_refused_total', { code: 'SP_ERR_PACKET_TOO_LARGE' });
+        deps.onRefused?.({ code: 'SP_ERR_PACKET_TOO_LARGE', clientId: '?', detail: `packet of ${n} bytes exceeds ${config.maxPacketBytes}` });
+      },
+    });
+    guarded.on('error', () => {});
+    aedes.handle(guarded);
+  };
+
+  const tcp = createNetServer((sock) => {
+    sock.setNoDelay(true);
+    sock.on('error', () => {});
+    handle(sock);
+  });
+  const mqttPort = await listen(tcp, config.mqttPort, config.host);
+
+  let http: HttpServer | undefined;
+  let wss: WebSocketServer | undefined;
+  let wsPort = -1;
+  let httpPort = -1;
+  // The WebSocket listener has its own HTTP server, so it can be exposed apart from /metrics.
+  const wsHttp = createHttpServer((_req, res) => { res.statusCode = 426; res.end('MQTT over WebSocket lives at /mqtt\n'); });
+  if (config.wsPort >= 0) {
+    wss = new WebSocketServer({
+      server: wsHttp, path: '/mqtt', maxPayload: config.maxPacketBytes,
+      handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false),
+    });
+    wss.on('connection', (ws, req) => {
+      const stream = createWebSocketStream(ws);
+      Object.assign(stream, { remoteAddress: req.socket.remoteAddress });
+      stream.on('error', () => {});
+      handle(stream);
+    });
+    wsPort = await listen(wsHttp, config.wsPort, config.host);
+  }
+  if (config.httpPort >= 0) {
+    http = createHttpServer((req, res) => {
+      if (req.url === '/metrics') {
+        res.setHeader('content-type', 'text/plain; version=0.0.4');
+        res.end(metrics.toPrometheus());
+      } else if (req.url === '/stats') {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify(metrics.toJSON()));
+      } else if (req.url === '/health') {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ status: 'ok', clients: aedes.connectedClients }));
+      } else {
+        res.statusCode = 404;
+        res.end();
+      }
+    });
+    httpPort = await listen(http, config.httpPort, config.host);
+  }
+
+  const closeServer = (s: NetServer | HttpServer | undefined) =>
+    new Promise<void>((r) => (s && s.listening ? s.close(() => r()) : r()));
+  return {
+    aedes, metrics, ports: { mqtt: mqttPort, ws: wsPort, http: httpPort },
+    close: async () => {
+      await new Promise<void>((r) => aedes.close(() => r()));
+      wss?.clients.forEach((c) => c.terminate());
+      wss?.close();
+      await Promise.all([closeServer(tcp), closeServer(wsHttp), closeServer(http)]);
+    },
+  };
+}

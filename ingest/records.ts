@@ -1,0 +1,63 @@
+/**
+ * Turns one MQTT message into spool records: line-protocol points for good telemetry and
+ * status, or one dead-letter record (`#D {json}`) for a refused message. Lines starting with
+ * `#` are comments in line protocol, so a record can never be mistaken for a point.
+ * A line break can occur inside a point only within a quoted string field (names and tags
+ * refuse it); the spool's records end at '\n', so such a line break is spooled as NUL (which
+ * the contract refuses in text) and restored by splitChunk before the write. Pure.
+ */
+import {
+  deadLetter, parseStatus, parseTelemetry, resolveTopic, SYS_PREFIX, type ContractLimits, type DeadLetter, type Refusal,
+} from '../core/contract.ts';
+import { deviceTags, encodePoint, readingToLine, STATUS_MEASUREMENT } from '../core/influx/line-protocol.ts';
+import type { ParkModel } from '../core/model.ts';
+
+export const DLQ_MARK = '#D ';
+
+export type Outcome =
+  | { kind: 'points'; records: string; points: number }
+  | { kind: 'refused'; records: string; refusal: Refusal }
+  | { kind: 'ignored' };
+
+export function toRecords(model: ParkModel, topic: string, payload: Uint8Array, now: number, limits: ContractLimits): Outcome {
+  if (topic.startsWith(`${SYS_PREFIX}/`)) return { kind: 'ignored' }; // platform topics (dead letters, alarms)
+  const refused = (refusal: Refusal): Outcome => ({
+    kind: 'refused', refusal, records: `${DLQ_MARK}${JSON.stringify(deadLetter(topic, payload, refusal, now))}\n`,
+  });
+  const t = resolveTopic(model, topic);
+  if (!t.ok) return refused(t);
+  const { device, channel } = t.value;
+  if (channel === 'status') {
+    const s = parseStatus(payload);
+    if (!s.ok) return refused(s);
+    const fields = { state: { type: 'string' as const, value: s.value.state }, ...(s.value.info === undefined ? {} : { info: { type: 'string' as const, value: s.value.info } }) };
+    return { kind: 'points', points: 1, records: spoolLine(encodePoint(STATUS_MEASUREMENT, { ...deviceTags(device), kind: device.kind.id }, fields, s.value.ts ?? now)) };
+  }
+  const r = parseTelemetry(payload, device, now, limits);
+  if (!r.ok) return refused(r);
+  let records = '';
+  for (const reading of r.value) records += spoolLine(readingToLine(device, reading));
+  return { kind: 'points', points: r.value.length, records };
+}
+
+function spoolLine(point: string): string {
+  return `${point.includes('\n') ? point.replaceAll('\n', '\0') : point}\n`;
+}
+
+/** Splits a spool chunk into the line-protocol body and the dead letters it holds. */
+export function splitChunk(text: string): { body: string; points: number; deadLetters: DeadLetter[] } {
+  if (!text.includes(DLQ_MARK)) {
+    let points = 0;
+    for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) points++;
+    return { body: text.includes('\0') ? text.replaceAll('\0', '\n') : text, points, deadLetters: [] };
+  }
+  const lines = text.split('\n');
+  const keep: string[] = [];
+  const deadLetters: DeadLetter[] = [];
+  for (const line of lines) {
+    if (line.startsWith(DLQ_MARK)) deadLetters.push(JSON.parse(line.slice(DLQ_MARK.length)) as DeadLetter);
+    else if (line.length > 0) keep.push(line);
+  }
+  const body = keep.length ? `${keep.join('\n')}\n` : '';
+  return { body: body.includes('\0') ? body.replaceAll('\0', '\n') : body, points: keep.length, deadLetters };
+}

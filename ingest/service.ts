@@ -1,0 +1,136 @@
+/**
+ * Wires the ingest service: MQTT subscription (QoS 1, persistent session) -> validation ->
+ * spool (before the PUBACK) -> writer -> InfluxDB, with counters over HTTP.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import mqtt, { type MqttClient } from 'mqtt';
+import { DLQ_TOPIC } from '../core/contract.ts';
+import { InfluxClient } from '../core/influx/client.ts';
+import { Registry } from '../core/metrics.ts';
+import type { ParkModel } from '../core/model.ts';
+import type { IngestConfig } from './config.ts';
+import { toRecords } from './records.ts';
+import { Spool } from './spool.ts';
+import { SpoolWriter } from './writer.ts';
+
+export interface IngestEvents {
+  info?: (msg: string, data?: object) => void;
+  warn?: (msg: string, data?: object) => void;
+  /** The service cannot go on safely (e.g. the spool cannot be written); the caller should exit. */
+  fatal?: (msg: string, err: Error) => void;
+}
+
+export interface RunningIngest {
+  metrics: Registry;
+  mqtt: MqttClient;
+  httpPort: number;
+  writer: SpoolWriter;
+  spool: Spool;
+  stats(): Record<string, unknown>;
+  stop(): Promise<void>;
+}
+
+export async function startIngest(cfg: Readonly<IngestConfig>, model: ParkModel, ev: IngestEvents = {}): Promise<RunningIngest> {
+  const metrics = new Registry()
+    .describe('ingest_messages_received_total', 'MQTT messages received')
+    .describe('ingest_messages_refused_total', 'Messages refused and dead-lettered, by code')
+    .describe('ingest_points_spooled_total', 'Points safely on local disk (acknowledged to the broker)')
+    .describe('ingest_points_written_total', 'Points written to InfluxDB')
+    .describe('ingest_write_retries_total', 'InfluxDB writes retried');
+  const spool = new Spool({ dir: cfg.spoolDir, segmentBytes: cfg.segmentBytes });
+  const influx = new InfluxClient(cfg.influx);
+  try {
+    await influx.ensureDatabase();
+  } catch (e) {
+    ev.warn?.('could not create the database (fine on InfluxDB 2.x/3.x, where setup creates the bucket)', { err: (e as Error).message });
+  }
+  const client = mqtt.connect(cfg.mqttUrl, {
+    clientId: cfg.clientId, username: cfg.mqttUsername, password: cfg.mqttPassword,
+    clean: false, protocolVersion: 4, reconnectPeriod: 1000, connectTimeout: 10_000, keepalive: 30,
+    resubscribe: false,
+  });
+  const writer = new SpoolWriter({
+    spool, influx, metrics,
+    batchBytes: cfg.batchBytes, flushIntervalMs: cfg.flushIntervalMs, retryMinMs: cfg.retryMinMs, retryMaxMs: cfg.retryMaxMs,
+    publishDeadLetters: async (letters) => {
+      await Promise.all(letters.map((l) => client.publishAsync(DLQ_TOPIC, JSON.stringify(l), { qos: 1 })));
+    },
+    onRetry: (error, attempt, delayMs) => ev.warn?.('write failed; retrying', { error, attempt, delayMs, spooledBytes: spool.pendingBytes }),
+  });
+  metrics.gauge('ingest_spool_pending_bytes', () => spool.pendingBytes);
+
+  let warned = false;
+  let failed = false;
+  const waitForRoom = async () => {
+    while (spool.pendingBytes > cfg.maxSpoolBytes) await new Promise((r) => setTimeout(r, 50));
+  };
+  client.handleMessage = (packet, done) => {
+    metrics.inc('ingest_messages_received_total');
+    if (failed) return; // never acknowledge what could not be made safe
+    const out = toRecords(model, packet.topic, packet.payload as Buffer, Date.now(), cfg.limits);
+    if (out.kind === 'ignored') return done();
+    let bytes: number;
+    try {
+      bytes = spool.append(out.records);
+    } catch (e) {
+      failed = true;
+      ev.fatal?.('cannot write the spool; not acknowledging', e as Error);
+      return;
+    }
+    if (out.kind === 'points') metrics.inc('ingest_points_spooled_total', undefined, out.points);
+    else metrics.inc('ingest_messages_refused_total', { code: out.refusal.code });
+    writer.notify(bytes);
+    const pending = spool.pendingBytes;
+    if (!warned && pending > cfg.maxSpoolBytes * cfg.spoolWarnRatio) {
+      warned = true;
+      ev.warn?.('spool is filling up: InfluxDB is not keeping up or is down; at the limit, acknowledgements will be held', { pending, max: cfg.maxSpoolBytes });
+    } else if (warned && pending < cfg.maxSpoolBytes * cfg.spoolWarnRatio * 0.5) warned = false;
+    if (pending > cfg.maxSpoolBytes) {
+      metrics.inc('ingest_backpressure_waits_total');
+      void waitForRoom().then(() => done());
+    } else done();
+  };
+  client.on('connect', () => {
+    client.subscribe(Object.fromEntries(cfg.topics.map((t) => [t, { qos: 1 as const }])), (err, granted) => {
+      const refused = granted?.filter((g) => g.qos === 128) ?? [];
+      if (err || refused.length > 0) ev.fatal?.('subscription refused by the broker', err ?? new Error(refused.map((g) => g.topic).join(', ')));
+      else ev.info?.('subscribed', { topics: cfg.topics });
+    });
+  });
+  client.on('error', (err) => ev.warn?.('mqtt error', { err: err.message }));
+  client.on('offline', () => ev.warn?.('mqtt offline; reconnecting'));
+  writer.start();
+
+  const stats = () => ({
+    ...metrics.toJSON(), writeLatencyMs: writer.latency(), connected: client.connected,
+  });
+  let http: Server | undefined;
+  let httpPort = -1;
+  if (cfg.httpPort >= 0) {
+    http = createServer((req, res) => {
+      if (req.url === '/metrics') {
+        res.setHeader('content-type', 'text/plain; version=0.0.4');
+        return res.end(metrics.toPrometheus());
+      }
+      if (req.url === '/stats' || req.url === '/health') {
+        res.setHeader('content-type', 'application/json');
+        res.statusCode = req.url === '/health' && !client.connected ? 503 : 200;
+        return res.end(JSON.stringify(req.url === '/health' ? { status: client.connected ? 'ok' : 'mqtt-disconnected' } : stats()));
+      }
+      res.statusCode = 404;
+      res.end();
+    });
+    await new Promise<void>((r) => http!.listen(cfg.httpPort, cfg.httpHost, () => r()));
+    httpPort = (http.address() as AddressInfo).port;
+  }
+  return {
+    metrics, mqtt: client, httpPort, writer, spool, stats,
+    stop: async () => {
+      await client.endAsync(); // DISCONNECT: the broker keeps the session (clean=false)
+      await writer.stop();
+      spool.close();
+      await new Promise<void>((r) => (http ? http.close(() => r()) : r()));
+    },
+  };
+}

@@ -1,0 +1,138 @@
+/**
+ * Starts the real platform for a test: the shared InfluxDB (own database per platform), the
+ * broker in this process on free loopback ports with freshly provisioned credentials, and
+ * ingest as a child process (so a test can `kill -9` it). Nothing is mocked.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, openSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { inject } from 'vitest';
+import { InfluxClient } from '../../core/influx/client.ts';
+import { ident, influxql } from '../../core/influx/influxql.ts';
+import { loadParkModel } from '../../core/model-file.ts';
+import type { ParkModel } from '../../core/model.ts';
+import { generateSecret, hashSecret } from '../../core/secrets.ts';
+import { brokerConfig } from '../../broker/config.ts';
+import { provisionCredentials, readStore, type CredentialStore } from '../../broker/credentials.ts';
+import { startBroker, type RunningBroker } from '../../broker/server.ts';
+import type { Refusal } from '../../broker/auth.ts';
+import { freePort } from '../../scripts/influxd.ts';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+
+export async function waitFor(what: string, pred: () => boolean | Promise<boolean>, timeoutMs = 20_000, everyMs = 50): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await pred()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export interface PlatformOptions {
+  /** Environment for the ingest child (merged over the defaults). */
+  ingestEnv?: Record<string, string>;
+  startIngest?: boolean;
+}
+
+export class TestPlatform {
+  readonly dir = mkdtempSync(join(tmpdir(), 'sp-test-'));
+  readonly model: ParkModel = loadParkModel();
+  readonly db = `t_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  readonly influx: InfluxClient;
+  readonly refusals: Refusal[] = [];
+  secrets: Record<string, string> = {};
+  broker!: RunningBroker;
+  mqttUrl = '';
+  ingest: ChildProcess | undefined;
+  ingestHttp = 0;
+  private store!: CredentialStore;
+  private readonly clients: MqttClient[] = [];
+
+  constructor(private readonly opts: PlatformOptions = {}) {
+    this.influx = new InfluxClient({ url: inject('influxUrl'), db: this.db });
+  }
+
+  async start(): Promise<this> {
+    await this.influx.ensureDatabase();
+    const storeFile = join(this.dir, 'mqtt-credentials.json');
+    this.secrets = provisionCredentials({
+      storeFile, deviceIds: [...this.model.devices.keys()], serviceAccounts: ['svc-ingest', 'svc-api'],
+      generate: generateSecret, hash: (s) => hashSecret(s),
+    });
+    this.store = readStore(storeFile);
+    this.broker = await startBroker({
+      config: brokerConfig({}, { mqttPort: 0, wsPort: 0, httpPort: -1, credentialsFile: storeFile }),
+      model: this.model, store: () => this.store, onRefused: (r) => this.refusals.push(r),
+    });
+    this.mqttUrl = `mqtt://127.0.0.1:${this.broker.ports.mqtt}`;
+    if (this.opts.startIngest !== false) await this.startIngest();
+    return this;
+  }
+
+  ingestEnv(): Record<string, string> {
+    return {
+      PATH: process.env.PATH ?? '', MQTT_URL: this.mqttUrl, INGEST_MQTT_PASSWORD: this.secrets['svc-ingest']!,
+      INFLUX_URL: this.influx.config.url, INFLUX_DB: this.db, INGEST_SPOOL_DIR: join(this.dir, 'spool'),
+      INGEST_HTTP_PORT: String(this.ingestHttp), INGEST_FLUSH_INTERVAL_MS: '100', LOG_LEVEL: 'warn',
+      ...this.opts.ingestEnv,
+    };
+  }
+
+  /** Starts ingest as a child process and waits until it is subscribed. */
+  async startIngest(): Promise<void> {
+    this.ingestHttp ||= await freePort();
+    const log = openSync(join(this.dir, 'ingest.log'), 'a');
+    const child = spawn(process.execPath, ['--import', 'tsx', 'ingest/main.ts'], { cwd: ROOT, env: this.ingestEnv(), stdio: ['ignore', log, log] });
+    this.ingest = child;
+    await waitFor('ingest to connect', async () => {
+      if (child.exitCode !== null) throw new Error(`ingest exited with ${child.exitCode}; see ${join(this.dir, 'ingest.log')}`);
+      return (await this.ingestStats())?.connected === true;
+    });
+  }
+
+  async ingestStats(): Promise<Record<string, unknown> | undefined> {
+    try {
+      const r = await fetch(`http://127.0.0.1:${this.ingestHttp}/stats`);
+      return (await r.json()) as Record<string, unknown>;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Kills ingest with a signal (default SIGKILL: no clean-up runs) and waits for it to be gone. */
+  async killIngest(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const child = this.ingest;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const gone = new Promise((r) => child.once('exit', r));
+    child.kill(signal);
+    await gone;
+    this.ingest = undefined;
+  }
+
+  /** An MQTT connection as a device (or service) with its real credentials. */
+  async connect(id: string, extra: IClientOptions = {}): Promise<MqttClient> {
+    const c = await mqtt.connectAsync(this.mqttUrl, {
+      clientId: id, username: id, password: this.secrets[id], reconnectPeriod: 0, connectTimeout: 5000, ...extra,
+    });
+    this.clients.push(c);
+    return c;
+  }
+
+  /** Number of points stored for a device in its kind's measurement. */
+  async count(deviceId: string, field = 'seq'): Promise<number> {
+    const d = this.model.devices.get(deviceId)!;
+    const res = await this.influx.query(influxql`SELECT count(${ident(field)}) FROM ${ident(d.kind.id)} WHERE "device" = ${deviceId}`);
+    return Number(res[0]?.[0]?.values[0]?.[1] ?? 0);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.clients.map((c) => c.endAsync(true).catch(() => {})));
+    await this.killIngest('SIGTERM');
+    await this.broker?.close();
+    await this.influx.query(influxql`DROP DATABASE ${ident(this.db)}`, { db: null }).catch(() => {});
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
