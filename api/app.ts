@@ -5,7 +5,7 @@
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import fastifyWebsocket from '@fastify/websocket';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { requireApiKey } from './auth.ts';
 import { contextPlugin, type ApiContext } from './context.ts';
 import { errorBody, errorSchema, notFound, toApiError } from './errors.ts';
@@ -33,7 +33,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   };
   const app = Fastify({
     logger,
-    disableRequestLogging: true, // throughput is counted in /api/v1/stats, not logged
+    logController: new LogController({ disableRequestLogging: true }), // counted in /api/v1/stats, not logged
     ajv: { customOptions: { removeAdditional: false, allErrors: false } },
     bodyLimit: 64 * 1024, // bytes; the API takes no bodies today
   });
@@ -55,6 +55,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.addHook('onResponse', async (_req, reply) => { app.stats.response(reply.statusCode); });
 
   app.register(fastifySwagger, {
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
     openapi: {
       info: {
         title: 'Smart-park telemetry API',

@@ -75,6 +75,7 @@ export function planTelemetry(device: DeviceModel, p: TelemetryParams, now: numb
     return { device, metrics, from, to, agg, window: null, limit, statement };
   }
   if (p.window === undefined) throw badParam('window', `window is required with agg=${agg} (like 10s, 1m, 1h)`);
+  if (p.limit !== undefined) throw badParam('limit', 'limit applies to raw points; with agg the window bounds the answer');
   const windowMs = durationMs(p.window);
   const n = windowCount(from, to, windowMs);
   if (n > maxPoints) {

@@ -54,7 +54,14 @@ export abstract class BaseSim implements DeviceSim {
     this.meas = Rng.for(ctx.seed, device.id, 'sensor');
   }
 
+  private primed = false;
+
   advanceTo(tMs: number): void {
+    if (!this.primed) {
+      // A zero-length step computes the derived state (run state, powers) at the origin.
+      this.primed = true;
+      this.step(0);
+    }
     const tick = this.tickMs;
     const dt = tick / 1000;
     while (this.t + tick <= tMs) {

@@ -14,11 +14,24 @@ import { ID } from '../schemas.ts';
 
 interface LiveQuery { park?: string; enterprise?: string; workshop?: string; device?: string; key?: string }
 const FILTERS = ['park', 'enterprise', 'workshop', 'device'] as const;
+/** A socket that has not answered the previous ping by the next one is closed. */
+const HEARTBEAT_INTERVAL_MS = 30_000;
 
 export const liveRoutes: FastifyPluginAsync = async (app) => {
   const { stats, live, model } = app;
   const all = [...model.devices.values()];
   const limit = app.apiOptions.wsMaxBufferedBytes;
+  const alive = new WeakMap<WebSocket, boolean>();
+  const heartbeat = setInterval(() => {
+    for (const s of app.websocketServer.clients) {
+      if (alive.get(s) === false) s.terminate();
+      else if (alive.has(s)) {
+        alive.set(s, false);
+        s.ping();
+      }
+    }
+  }, HEARTBEAT_INTERVAL_MS).unref();
+  app.addHook('onClose', async () => clearInterval(heartbeat));
 
   app.route<{ Querystring: LiveQuery }>({
     method: 'GET',
@@ -51,6 +64,8 @@ export const liveRoutes: FastifyPluginAsync = async (app) => {
     wsHandler: (socket, req) => {
       const filter = Object.fromEntries(FILTERS.filter((f) => req.query[f] !== undefined).map((f) => [f, req.query[f]!]));
       const match = (ev: LiveEvent) => FILTERS.every((f) => filter[f] === undefined || ev[f] === filter[f]);
+      alive.set(socket, true);
+      socket.on('pong', () => alive.set(socket, true));
       stats.liveClients++;
       stats.liveConnections++;
       const off = live.subscribe((ev, json) => {
