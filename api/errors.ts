@@ -8,7 +8,7 @@ import { ERROR_CODES, PlatformError } from '../core/errors.ts';
 import { InfluxQueryError } from '../core/influx/client.ts';
 
 export const API_ERROR_CODES = [
-  'SP_ERR_API_PARAM', 'SP_ERR_API_KEY', 'SP_ERR_API_ROLE', 'SP_ERR_API_NOT_FOUND', 'SP_ERR_API_UPSTREAM',
+  'SP_ERR_API_PARAM', 'SP_ERR_API_KEY', 'SP_ERR_API_ROLE', 'SP_ERR_API_NOT_FOUND', 'SP_ERR_API_UPSTREAM', 'SP_ERR_API_INTERNAL',
 ] as const;
 export type ApiErrorCode = (typeof API_ERROR_CODES)[number];
 
@@ -18,6 +18,7 @@ const STATUS: Record<ApiErrorCode, number> = {
   SP_ERR_API_ROLE: 403,
   SP_ERR_API_NOT_FOUND: 404,
   SP_ERR_API_UPSTREAM: 502,
+  SP_ERR_API_INTERNAL: 500,
 };
 
 export class ApiError extends PlatformError {
@@ -97,5 +98,5 @@ export function toApiError(err: unknown): ApiError {
     return new ApiError('SP_ERR_API_PARAM', fe.message ?? 'the request is invalid', '(request)', status);
   }
   // core/errors.ts has no internal-error code for the API yet: see api/README.md.
-  return new ApiError('SP_ERR_API_UPSTREAM', 'the API failed to answer; the failure is in its log', undefined, 500);
+  return new ApiError('SP_ERR_API_INTERNAL', 'the API failed to answer; the failure is in its log', undefined, 500);
 }

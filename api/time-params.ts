@@ -1,8 +1,8 @@
 /** Time parameters of telemetry queries: RFC 3339, epoch milliseconds, `now`, or relative (`-1h`). */
+import { RFC3339 } from '../core/contract.ts';
 import { durationMs } from '../core/influx/influxql.ts';
 import { badParam } from './errors.ts';
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 const RELATIVE = /^-([1-9][0-9]{0,8}(?:ms|s|m|h|d|w))$/;
 const EPOCH_MS = /^[0-9]{1,15}$/;
 /** Latest instant InfluxDB can store (2262-04-11), in ms. */

@@ -103,7 +103,8 @@ export const DEFAULT_LIMITS: Readonly<ContractLimits> = Object.freeze({
   maxPastMs: 7 * 24 * 3_600_000, // 7 days
 });
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+/** RFC 3339 date-time with a zone, as accepted in payloads and API parameters. */
+export const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 
 function parseTs(v: unknown): number | undefined {
   if (typeof v === 'number') return Number.isInteger(v) && v > 0 && v < 8.64e15 ? v : undefined;

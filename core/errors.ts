@@ -41,6 +41,7 @@ export const ERROR_CODES = {
   SP_ERR_API_PARAM: 'a request parameter is invalid',
   SP_ERR_API_NOT_FOUND: 'no such resource',
   SP_ERR_API_UPSTREAM: 'a service the API depends on did not answer',
+  SP_ERR_API_INTERNAL: 'the API failed unexpectedly; the details are in its log',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -137,6 +137,7 @@ describe('devices', () => {
     expect(body.metrics).toContainEqual({ name: 'gas_flow', type: 'number', unit: 'm3/h' });
     expect(body.rated).toEqual({ capacityM2h: 500 });
     expect(body.values.gas_flow).toBe(122);
+    expect(body.topics.telemetry).toMatch(/^sp\/v1\/[a-z0-9_-]+\/[a-z0-9_-]+\/[a-z0-9_-]+\/kiln-1\/telemetry$/);
     expect(await get('/api/v1/devices/kiln-9')).toMatchObject({ status: 404, body: { error: { code: 'SP_ERR_API_NOT_FOUND', param: 'id' } } });
   });
 });

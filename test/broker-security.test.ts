@@ -65,7 +65,7 @@ describe('broker topic ACL', () => {
     spy.on('message', (t) => seen.push(t));
     await spy.subscribeAsync('sp/v1/#', { qos: 1 });
     const c = await p.connect('wm-kiln-1');
-    const closed = new Promise((r) => c.once('close', r));
+    const closed = new Promise<void>((r) => c.once('close', () => r()));
     const victim = deviceTopic(p.model.devices.get('al-cold-1')!, 'telemetry');
     c.publish(victim, JSON.stringify({ ts: Date.now(), metrics: { temp: 30 } }), { qos: 1 });
     await closed;
@@ -81,7 +81,7 @@ describe('broker topic ACL', () => {
   it('refuses publishing to wildcard or platform topics', async () => {
     for (const topic of ['sp/v1/_sys/dlq', 'sp/v1/guangfu/weimei/tile/wm-kiln-1/telemetry/extra', 'sp/v1/guangfu/weimei/tile/wm-kiln-2/telemetry']) {
       const c = await p.connect('wm-kiln-1');
-      const closed = new Promise((r) => c.once('close', r));
+      const closed = new Promise<void>((r) => c.once('close', () => r()));
       c.publish(topic, '{}', { qos: 1 });
       await closed;
     }
@@ -103,7 +103,7 @@ describe('broker topic ACL', () => {
 describe('broker limits', () => {
   it('cuts a connection that announces an oversized packet before reading its body', async () => {
     const c = await p.connect('wm-kiln-1');
-    const closed = new Promise((r) => c.once('close', r));
+    const closed = new Promise<void>((r) => c.once('close', () => r()));
     c.publish(deviceTopic(p.model.devices.get('wm-kiln-1')!, 'telemetry'), Buffer.alloc(2 * 1024 * 1024, 'x'), { qos: 1 });
     await closed;
     expect(p.broker.metrics.get('mqtt_packet_too_large_total')).toBeGreaterThanOrEqual(1);

@@ -7,6 +7,7 @@ import { queryLastValues, type LastValues, type Scope } from '../last-values.ts'
 import type { LiveSource } from '../live-hub.ts';
 import { ID, VALUE } from '../schemas.ts';
 import { devicePlace, metricView } from '../views.ts';
+import { deviceTopic } from '../../core/contract.ts';
 
 interface ListQuery { park?: string; enterprise?: string; workshop?: string; line?: string; kind?: string }
 const FILTERS = ['park', 'enterprise', 'workshop', 'line', 'kind'] as const;
@@ -79,6 +80,10 @@ export const deviceRoutes: FastifyPluginAsync = async (app) => {
             lastSeen: { type: ['integer', 'null'] },
             values: { type: 'object', additionalProperties: VALUE },
             intervalMs: { type: 'integer' },
+            topics: {
+              type: 'object', description: 'The MQTT topics this device publishes to (docs/contract.md)',
+              properties: { telemetry: { type: 'string' }, status: { type: 'string' } },
+            },
             metrics: { type: 'array', items: { $ref: 'Metric#' } },
             rated: { $ref: 'Rated#' },
           },
@@ -93,6 +98,7 @@ export const deviceRoutes: FastifyPluginAsync = async (app) => {
     return {
       ...summary(d, app.live, last.get(d.id)),
       intervalMs: d.intervalMs,
+      topics: { telemetry: deviceTopic(d, 'telemetry'), status: deviceTopic(d, 'status') },
       metrics: [...d.kind.metrics.values()].map(metricView),
       rated: { ...d.rated },
     };
