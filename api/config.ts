@@ -2,6 +2,8 @@
  * The API's settings, read once from the environment, validated and frozen. A bad value stops
  * the start with a message naming the key, the value and what was expected.
  */
+import { readFileSync } from 'node:fs';
+import { secretFromEnv } from '../core/secrets.ts';
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_PARK_MODEL } from '../core/model-file.ts';
 import { PlatformError } from '../core/errors.ts';
@@ -73,7 +75,7 @@ export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Ap
   return Object.freeze({
     host,
     port: int(env, 'API_PORT', 0, 65535),
-    mqtt: Object.freeze({ url: mqttUrl, username, password: env.API_MQTT_PASSWORD || undefined, clientId }),
+    mqtt: Object.freeze({ url: mqttUrl, username, password: secretFromEnv(env, 'API_MQTT_PASSWORD', (f) => readFileSync(f, 'utf8')), clientId }),
     influx: Object.freeze(influx),
     keysFile: env.API_KEYS_FILE || DEFAULTS.API_KEYS_FILE,
     parkModelFile: env.PARK_MODEL || DEFAULT_PARK_MODEL,

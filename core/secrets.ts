@@ -41,3 +41,13 @@ export function verifySecret(secret: string, stored: string): boolean {
   }
   return expected.length === actual.length && expected.length > 0 && timingSafeEqual(expected, actual);
 }
+
+/**
+ * A secret from the environment: `NAME`, or the content of the file named by `NAME_FILE`
+ * (the Docker/Kubernetes secrets convention). Undefined when neither is set.
+ */
+export function secretFromEnv(env: NodeJS.ProcessEnv, name: string, readFile: (path: string) => string): string | undefined {
+  if (env[name]) return env[name];
+  const file = env[`${name}_FILE`];
+  return file ? readFile(file).trim() : undefined;
+}

@@ -1,7 +1,9 @@
 /** Ingest configuration from the environment: defaults here, validated once, frozen. */
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DEFAULT_LIMITS, TOPIC_ROOT, type ContractLimits } from '../core/contract.ts';
 import { PlatformError } from '../core/errors.ts';
+import { secretFromEnv } from '../core/secrets.ts';
 import { influxConfigFromEnv, type InfluxConfig } from '../core/influx/client.ts';
 
 export interface IngestConfig {
@@ -61,7 +63,7 @@ export function ingestConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Ing
   return Object.freeze({
     mqttUrl: env.MQTT_URL ?? 'mqtt://127.0.0.1:1883',
     mqttUsername: env.INGEST_MQTT_USERNAME ?? 'svc-ingest',
-    mqttPassword: need('INGEST_MQTT_PASSWORD'),
+    mqttPassword: secretFromEnv(env, 'INGEST_MQTT_PASSWORD', (f) => readFileSync(f, 'utf8')) ?? need('INGEST_MQTT_PASSWORD'),
     clientId: env.INGEST_CLIENT_ID ?? env.INGEST_MQTT_USERNAME ?? 'svc-ingest',
     topics,
     influx: influxConfigFromEnv(env)!,

@@ -74,3 +74,11 @@ describe('park model', () => {
     expect(() => loadParkModel('/nonexistent/park.yaml')).toThrow(/cannot read park model \/nonexistent\/park.yaml/);
   });
 });
+
+describe('error codes', () => {
+  it('are all documented in README', async () => {
+    const { ERROR_CODES } = await import('../core/errors.ts');
+    const readme = readFileSync('README.md', 'utf8');
+    for (const code of Object.keys(ERROR_CODES)) expect(readme, code).toContain(`| \`${code}\` |`);
+  });
+});

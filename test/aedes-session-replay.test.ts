@@ -1,0 +1,110 @@
+/**
+ * aedes 1.2.0 loses QoS 1 messages for a persistent-session (clean=false) subscriber when the
+ * subscriber drops and reconnects while publishers keep sending. Root cause and fix are in
+ * broker/aedes-session-fix.ts.
+ *
+ * Scenario, all in-process on 127.0.0.1: a broker, N publishers sending QoS 1 non-stop, and a
+ * clean=false subscriber with a fixed client id. The subscriber is repeatedly dropped the way
+ * kill -9 drops it: first it stops reading its socket for a moment (a busy process), then the
+ * socket is destroyed without a DISCONNECT. A new client instance then reconnects with the same
+ * client id. Assertion: every message a publisher got a PUBACK for reaches the subscriber at
+ * least once.
+ *
+ * To watch it fail without the fix: AEDES_SESSION_FIX=off npx vitest run test/aedes-session-replay.test.ts
+ */
+import net from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { Aedes } from 'aedes';
+import mqtt, { type MqttClient } from 'mqtt';
+import { applySessionReplayFix } from '../broker/aedes-session-fix.ts';
+
+const WITH_FIX = process.env.AEDES_SESSION_FIX !== 'off';
+const SUB_ID = 'replay-test-sub';
+const TOPIC = 'replay/load';
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+interface Outcome { published: number; unique: number; lost: string[]; drops: number; noSuchPacket: number }
+
+async function runScenario(opts: {
+  fix: boolean; publishMs: number; publishers: number; window: number; dropEveryMs: number; stallMs: number;
+}): Promise<Outcome> {
+  const broker = await Aedes.createBroker();
+  if (opts.fix) applySessionReplayFix(broker);
+  let noSuchPacket = 0;
+  broker.on('clientError', (_c, err) => { if (/no such packet/.test(err.message)) noSuchPacket++; });
+  const server = net.createServer(broker.handle);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `mqtt://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+
+  const received = new Set<string>();
+  const connectSubscriber = async (): Promise<MqttClient> => {
+    // reconnectPeriod: keep going if the broker itself drops us (it does, on "no such packet")
+    const c = mqtt.connect(url, { clientId: SUB_ID, clean: false, reconnectPeriod: 100, resubscribe: false });
+    c.on('message', (_t, payload) => { received.add(payload.toString()); });
+    c.on('error', () => {});
+    const connack = await new Promise<{ sessionPresent: boolean }>((r) => c.once('connect', r));
+    if (!connack.sessionPresent) await c.subscribeAsync(TOPIC, { qos: 1 });
+    return c;
+  };
+  let sub = await connectSubscriber();
+
+  const published: string[] = [];
+  const pubs = await Promise.all(Array.from({ length: opts.publishers }, (_, i) =>
+    mqtt.connectAsync(url, { clientId: `replay-test-pub-${i}`, reconnectPeriod: 100 })));
+  const stopAt = Date.now() + opts.publishMs;
+  const publishing = Promise.all(pubs.map(async (p, i) => {
+    let seq = 0;
+    const lane = async () => {
+      while (Date.now() < stopAt) {
+        const id = `${i}:${seq++}`;
+        try {
+          await p.publishAsync(TOPIC, id, { qos: 1 });
+          published.push(id); // the broker took responsibility for it
+        } catch { /* not acknowledged: not counted */ }
+      }
+    };
+    await Promise.all(Array.from({ length: opts.window }, lane));
+  }));
+
+  let drops = 0;
+  while (Date.now() < stopAt - opts.dropEveryMs) {
+    await sleep(opts.dropEveryMs);
+    const socket = sub.stream as net.Socket;
+    socket.unpipe(); // stop reading: unread messages pile up in the socket buffers
+    socket.pause();
+    await sleep(opts.stallMs);
+    socket.destroy(); // abrupt close, no DISCONNECT
+    sub.end(true);
+    drops++;
+    sub = await connectSubscriber();
+  }
+  await publishing;
+
+  // wait for delivery to finish: all ids seen, or 3 s without progress
+  let last = -1;
+  let idleSince = Date.now();
+  while (!published.every((id) => received.has(id)) && Date.now() - idleSince < 3000) {
+    if (received.size !== last) { last = received.size; idleSince = Date.now(); }
+    await sleep(50);
+  }
+
+  sub.end(true);
+  for (const p of pubs) p.end(true);
+  await new Promise<void>((r) => broker.close(() => r()));
+  await new Promise<void>((r) => server.close(() => r()));
+  return { published: published.length, unique: received.size, lost: published.filter((id) => !received.has(id)), drops, noSuchPacket };
+}
+
+describe(`aedes persistent-session replay (${WITH_FIX ? 'with' : 'WITHOUT'} applySessionReplayFix)`, () => {
+  it('delivers every acknowledged QoS 1 message at least once across abrupt subscriber reconnects', async () => {
+    const outcome = await runScenario({
+      fix: WITH_FIX, publishMs: 5000, publishers: 10, window: 100, dropEveryMs: 150, stallMs: 100,
+    });
+    console.log(`[aedes-session-replay] fix=${WITH_FIX} published=${outcome.published} unique=${outcome.unique} ` +
+      `lost=${outcome.lost.length} drops=${outcome.drops} noSuchPacket=${outcome.noSuchPacket}`);
+    expect(outcome.drops).toBeGreaterThanOrEqual(10);
+    expect(outcome.published).toBeGreaterThan(10_000);
+    expect(outcome.lost.slice(0, 10)).toEqual([]);
+    expect(outcome.lost.length).toBe(0);
+  }, 30_000);
+});
