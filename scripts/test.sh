@@ -4,5 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/ensure-deps.sh
+# The suite proves the contract with a client that is not ours: Mosquitto's mosquitto_pub.
+command -v mosquitto_pub >/dev/null 2>&1 || apt_install mosquitto-clients
 npx tsc --noEmit -p .
 exec npx vitest run "$@"

@@ -4,7 +4,7 @@
  * ingest as a child process (so a test can `kill -9` it). Nothing is mocked.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
@@ -81,6 +81,40 @@ export class TestPlatform {
     };
   }
 
+  apiUrl = '';
+  apiKey = '';
+  api: ChildProcess | undefined;
+
+  /** Starts the API as a child process (its real entry file) with an admin key. */
+  async startApi(): Promise<void> {
+    const port = await freePort();
+    this.apiKey = generateSecret();
+    const keysFile = join(this.dir, 'api-keys.json');
+    writeFileSync(keysFile, JSON.stringify({ keys: [{ id: 'test-admin', role: 'admin', hash: hashSecret(this.apiKey) }] }));
+    const log = openSync(join(this.dir, 'api.log'), 'a');
+    const env = {
+      PATH: process.env.PATH ?? '', MQTT_URL: this.mqttUrl, API_MQTT_PASSWORD: this.secrets['svc-api']!, API_PORT: String(port),
+      INFLUX_URL: this.influx.config.url, INFLUX_DB: this.db, API_KEYS_FILE: keysFile, LOG_LEVEL: 'warn',
+    };
+    this.api = spawn(process.execPath, ['--import', 'tsx', 'api/main.ts'], { cwd: ROOT, env, stdio: ['ignore', log, log] });
+    this.apiUrl = `http://127.0.0.1:${port}`;
+    const api = this.api;
+    await waitFor('api to answer', async () => {
+      if (api.exitCode !== null) throw new Error(`api exited with ${api.exitCode}; see ${join(this.dir, 'api.log')}`);
+      try {
+        return (await fetch(`${this.apiUrl}/health`)).ok;
+      } catch {
+        return false;
+      }
+    });
+  }
+
+  /** GET on the API with the admin key; returns status and parsed body. */
+  async apiGet(path: string): Promise<{ status: number; body: any }> {
+    const r = await fetch(`${this.apiUrl}${path}`, { headers: { 'x-api-key': this.apiKey } });
+    return { status: r.status, body: await r.json() };
+  }
+
   /** Starts ingest as a child process and waits until it is subscribed. */
   async startIngest(): Promise<void> {
     this.ingestHttp ||= await freePort();
@@ -131,6 +165,11 @@ export class TestPlatform {
   async stop(): Promise<void> {
     await Promise.all(this.clients.map((c) => c.endAsync(true).catch(() => {})));
     await this.killIngest('SIGTERM');
+    if (this.api && this.api.exitCode === null) {
+      const gone = new Promise((r) => this.api!.once('exit', r));
+      this.api.kill('SIGKILL');
+      await gone;
+    }
     await this.broker?.close();
     await this.influx.query(influxql`DROP DATABASE ${ident(this.db)}`, { db: null }).catch(() => {});
     rmSync(this.dir, { recursive: true, force: true });

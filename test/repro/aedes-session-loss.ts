@@ -128,7 +128,7 @@ export interface TrialResult {
 
 export async function runTrial(o: {
   fix: boolean; inproc: boolean; pubs: number; messages: number; window: number;
-  kills: number; downMs: number; stallMs: number; timeoutS: number; killEveryMs: number; minRecv: number;
+  kills: number; downMs: number; stallMs: number; timeoutS: number; killEveryMs: number; minRecv: number; rate: number; killAt: number;
 }): Promise<TrialResult> {
   const t0 = Date.now();
   const deadline = t0 + o.timeoutS * 1000;
@@ -157,11 +157,20 @@ export async function runTrial(o: {
   const publishers = await Promise.all(Array.from({ length: o.pubs }, (_, i) =>
     mqtt.connectAsync(url, { clientId: `repro-pub-${i}`, reconnectPeriod: 200 })));
   const perPub = Math.ceil(o.messages / o.pubs);
+  // optional global pacing (messages/s over all publishers), so publishing spans the restart
+  let nextSlot = Date.now();
+  const pace = async () => {
+    if (o.rate <= 0) return;
+    nextSlot = Math.max(nextSlot + 1000 / o.rate, Date.now() - 50);
+    const wait = nextSlot - Date.now();
+    if (wait >= 1) await sleep(wait);
+  };
   let pubsFinished = false;
   const pubDone = Promise.all(publishers.map(async (p, i) => {
     let seq = 0;
     const lane = async () => {
       while (seq < perPub && Date.now() < deadline) {
+        await pace();
         const id = `${i}:${seq++}`;
         try { await p.publishAsync(TOPIC, id, { qos: 1 }); published.push(id); } catch { /* not acked = not published */ }
       }
@@ -176,7 +185,7 @@ export async function runTrial(o: {
         await sleep(o.killEveryMs);
         if (pubsFinished) break;
       } else {
-        const target = (o.messages * (k + 1)) / (o.kills + 1);
+        const target = o.killAt > 0 ? o.messages * o.killAt * (k + 1) : (o.messages * (k + 1)) / (o.kills + 1);
         while (published.length < target && Date.now() < deadline) await sleep(2);
       }
       if (o.stallMs > 0) { sub.stall(); await sleep(o.stallMs); }
@@ -229,6 +238,7 @@ async function main(): Promise<void> {
     pubs: num('pubs', 20), messages: num('messages', 50_000), window: num('window', 20),
     kills: num('kills', inproc ? 6 : 1), downMs: num('down-ms', 200), stallMs: num('stall-ms', 0),
     timeoutS: num('timeout-s', 120), killEveryMs: num('kill-every-ms', 0), minRecv: num('min-recv', 200),
+    rate: num('rate', inproc ? 0 : 10_000), killAt: num('kill-at', inproc ? 0 : 0.4),
   };
   const trials = num('trials', 5);
   console.log(`aedes session-loss repro: ${JSON.stringify(opts)} trials=${trials}`);

@@ -1,0 +1,170 @@
+/**
+ * End-to-end benchmark of the pipeline on this machine (npm run bench):
+ *   raw InfluxDB batched-write rate | devices -> broker -> ingest -> InfluxDB, messages/s with
+ *   zero loss | publish -> queryable latency p50/p99, idle and under load.
+ * Broker and ingest run as their real entry files in child processes, the load generator in a
+ * third; InfluxDB is Debian's influxd on a free port with a temporary folder. All on loopback.
+ *   node --import tsx test/bench/pipeline.ts [--devices 100] [--seconds 20] [--inflight 20]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import mqtt from 'mqtt';
+import { parse, stringify } from 'yaml';
+import { deviceTopic } from '../../core/contract.ts';
+import { InfluxClient } from '../../core/influx/client.ts';
+import { ident, influxql } from '../../core/influx/influxql.ts';
+import { encodePoint } from '../../core/influx/line-protocol.ts';
+import { loadParkModel } from '../../core/model-file.ts';
+import { generateSecret, hashSecret } from '../../core/secrets.ts';
+import { provisionCredentials } from '../../broker/credentials.ts';
+import { freePort, startInfluxd } from '../../scripts/influxd.ts';
+
+const { values: a } = parseArgs({ options: {
+  devices: { type: 'string', default: '100' }, seconds: { type: 'string', default: '20' }, inflight: { type: 'string', default: '20' },
+  'raw-points': { type: 'string', default: '200000' }, keep: { type: 'boolean', default: false },
+} });
+const N = Number(a.devices), SECONDS = Number(a.seconds), INFLIGHT = Number(a.inflight);
+const ROOT = resolve(import.meta.dirname, '../..');
+const dir = mkdtempSync(join(tmpdir(), 'sp-bench-'));
+const say = (s: string) => process.stderr.write(`${s}\n`);
+const pct = (xs: number[], q: number) => { const s = [...xs].sort((x, y) => x - y); return s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))]! : NaN; };
+
+// A park model with N roller kilns (8 metrics each) plus one latency probe.
+const real = parse(readFileSync(join(ROOT, 'config/park.yaml'), 'utf8'));
+const ids = Array.from({ length: N }, (_, i) => `kiln-${i}`);
+writeFileSync(join(dir, 'park.yaml'), stringify({
+  zone: { id: 'bench', name: 'Bench' }, kinds: { roller_kiln: real.kinds.roller_kiln },
+  parks: [{ id: 'bench', name: 'Bench', enterprises: [{ id: 'e', name: 'E', sector: 'bench', workshops: [{ id: 'w', name: 'W', devices: [...ids, 'probe'].map((id) => ({ id, kind: 'roller_kiln' })) }] }] }],
+}));
+process.env.PARK_MODEL = join(dir, 'park.yaml');
+const model = loadParkModel();
+
+say(`== starting influxd in ${dir}`);
+const influxd = await startInfluxd({ dataDir: join(dir, 'influxdb') });
+const children: ChildProcess[] = [];
+const cleanup = async () => {
+  for (const c of children) c.kill('SIGKILL');
+  await influxd.stop();
+  if (!a.keep) rmSync(dir, { recursive: true, force: true });
+};
+
+try {
+  // 1. Raw batched writes, 5,000 lines of 8 fields per request, one request at a time.
+  const raw = new InfluxClient({ url: influxd.url, db: 'rawbench' });
+  await raw.ensureDatabase();
+  const RAW = Number(a['raw-points']);
+  const t0r = performance.now();
+  const base0 = Date.now() - 3_600_000;
+  for (let off = 0; off < RAW; off += 5000) {
+    let body = '';
+    for (let i = off; i < Math.min(RAW, off + 5000); i++) {
+      const v = i % 1000;
+      body += `${encodePoint('roller_kiln', { park: 'bench', enterprise: 'e', workshop: 'w', device: `kiln-${i % N}` }, {
+        t_preheat: { type: 'float', value: 850 + v / 10 }, t_firing: { type: 'float', value: 1180 + v / 100 }, t_cooling: { type: 'float', value: 600 + v / 10 },
+        sp_firing: { type: 'float', value: 1190 }, gas_flow: { type: 'float', value: 600 + v / 7 }, fan_power: { type: 'float', value: 400 + v / 50 },
+        output_rate: { type: 'float', value: 480 + v / 20 }, run_state: { type: 'string', value: 'running' }, seq: { type: 'integer', value: i },
+      }, base0 + Math.floor(i / N))}\n`;
+    }
+    const r = await raw.write(body);
+    if (r.kind !== 'ok') throw new Error(`raw write failed: ${JSON.stringify(r)}`);
+  }
+  const rawRate = RAW / ((performance.now() - t0r) / 1000);
+  say(`raw InfluxDB batched write: ${RAW} points in ${((performance.now() - t0r) / 1000).toFixed(1)} s = ${rawRate.toFixed(0)} points/s`);
+
+  // 2. The platform: broker and ingest as child processes.
+  const secrets = provisionCredentials({
+    storeFile: join(dir, 'creds.json'), deviceIds: [...model.devices.keys()], serviceAccounts: ['svc-ingest'],
+    generate: generateSecret, hash: (s) => hashSecret(s),
+  });
+  const [mqttPort, brokerHttp, ingestHttp] = [await freePort(), await freePort(), await freePort()];
+  const env = { ...process.env, LOG_LEVEL: 'warn', PARK_MODEL: join(dir, 'park.yaml'), MQTT_CREDENTIALS_FILE: join(dir, 'creds.json'),
+    MQTT_PORT: String(mqttPort), MQTT_WS_PORT: '-1', BROKER_HTTP_PORT: String(brokerHttp), INGEST_HTTP_PORT: String(ingestHttp),
+    MQTT_URL: `mqtt://127.0.0.1:${mqttPort}`, INGEST_MQTT_PASSWORD: secrets['svc-ingest'], INFLUX_URL: influxd.url, INFLUX_DB: 'bench',
+    INGEST_SPOOL_DIR: join(dir, 'spool') };
+  const run = (name: string, file: string) => {
+    const log = openSync(join(dir, `${name}.log`), 'a');
+    const c = spawn(process.execPath, ['--import', 'tsx', file], { cwd: ROOT, env, stdio: ['ignore', log, log] });
+    children.push(c);
+    return c;
+  };
+  const up = async (url: string) => { for (let i = 0; i < 300; i++) { try { if ((await fetch(url)).ok) return; } catch { /* */ } await new Promise((r) => setTimeout(r, 100)); } throw new Error(`${url} not up`); };
+  run('broker', 'broker/main.ts');
+  await up(`http://127.0.0.1:${brokerHttp}/health`);
+  run('ingest', 'ingest/main.ts');
+  await up(`http://127.0.0.1:${ingestHttp}/health`);
+  const db = new InfluxClient({ url: influxd.url, db: 'bench' });
+
+  // 3. Latency probe: publish one reading, poll until InfluxDB returns it.
+  const probeDev = model.devices.get('probe')!;
+  const probe = await mqtt.connectAsync(env.MQTT_URL, { clientId: 'probe', username: 'probe', password: secrets.probe, protocolVersion: 4 });
+  let probeSeq = 0;
+  const latencies: { idle: number[]; load: number[] } = { idle: [], load: [] };
+  const probeOnce = async (bucket: number[]) => {
+    const ts = Date.now();
+    const t = performance.now();
+    await probe.publishAsync(deviceTopic(probeDev, 'telemetry'), JSON.stringify({ ts, seq: probeSeq++, metrics: { t_firing: 1 } }), { qos: 1 });
+    for (;;) {
+      const r = await db.query(influxql`SELECT ${ident('t_firing')} FROM ${ident('roller_kiln')} WHERE "device" = ${'probe'} AND time = ${new Date(ts)}`);
+      if (r[0]?.[0]?.values.length) break;
+      await new Promise((res) => setTimeout(res, 2));
+    }
+    bucket.push(performance.now() - t);
+  };
+  for (let i = 0; i < 30; i++) await probeOnce(latencies.idle);
+
+  // 4. Load.
+  say(`== load: ${N} devices x ${SECONDS} s, ${INFLIGHT} in flight each, 8 metrics per message`);
+  const load = spawn(process.execPath, ['--import', 'tsx', 'test/bench/load.ts'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  children.push(load);
+  const base = Date.now() - 2 * 3_600_000;
+  load.send({ url: env.MQTT_URL, seconds: SECONDS, inflight: INFLIGHT, base, devices: ids.map((id) => ({ id, password: secrets[id], topic: deviceTopic(model.devices.get(id)!, 'telemetry') })) });
+  let tStart = 0;
+  let final: { acked: Record<string, number>; total: number } | undefined;
+  let probing = true;
+  const prober = (async () => { while (probing) { await probeOnce(latencies.load); await new Promise((r) => setTimeout(r, 200)); } })();
+  await new Promise<void>((resolveDone) => {
+    load.on('message', (m: { type: string; acked?: number; total?: number }) => {
+      if (m.type === 'connected') tStart = performance.now();
+      if (m.type === 'progress') say(`  ${((performance.now() - tStart) / 1000).toFixed(1)} s  acked ${m.acked}  (${(m.acked! / ((performance.now() - tStart) / 1000)).toFixed(0)} msg/s)`);
+      if (m.type === 'done') { final = m as never; resolveDone(); }
+    });
+  });
+  const tPublished = performance.now();
+  probing = false;
+  await prober;
+  const acked = final!.total;
+  let stored = 0;
+  for (;;) {
+    const r = await db.query(influxql`SELECT count(${ident('seq')}) FROM ${ident('roller_kiln')} WHERE "device" != ${'probe'}`);
+    stored = Number(r[0]?.[0]?.values[0]?.[1] ?? 0);
+    if (stored >= acked) break;
+    if (performance.now() - tPublished > 120_000) break;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  const tStored = performance.now();
+  const e2e = acked / ((tStored - tStart) / 1000);
+  const per = await db.query(influxql`SELECT count(${ident('seq')}) FROM ${ident('roller_kiln')} WHERE "device" != ${'probe'} GROUP BY "device"`);
+  const mismatched = (per[0] ?? []).filter((s) => Number(s.values[0]?.[1]) !== final!.acked[s.tags!.device!]).length;
+  const stats = (await (await fetch(`http://127.0.0.1:${ingestHttp}/stats`)).json()) as Record<string, unknown>;
+  const rows: [string, string][] = [
+    ['devices x seconds', `${N} x ${SECONDS} s (${INFLIGHT} in flight per device)`],
+    ['messages acked by broker', String(acked)],
+    ['points stored (InfluxDB count)', `${stored}  ${stored === acked && mismatched === 0 ? '(all, per device exact)' : `MISMATCH (${mismatched} devices)`}`],
+    ['end-to-end rate, publish start -> all stored', `${e2e.toFixed(0)} msg/s = ${(e2e * 8).toFixed(0)} field values/s`],
+    ['publish rate (broker acks)', `${(acked / ((tPublished - tStart) / 1000)).toFixed(0)} msg/s`],
+    ['drain after publishing stopped', `${((tStored - tPublished) / 1000).toFixed(1)} s`],
+    ['raw InfluxDB batched write (5,000 lines)', `${rawRate.toFixed(0)} points/s`],
+    ['ingest / raw ratio', (e2e / rawRate).toFixed(2)],
+    ['publish -> queryable, idle p50 / p99', `${pct(latencies.idle, 0.5).toFixed(0)} / ${pct(latencies.idle, 0.99).toFixed(0)} ms (n=${latencies.idle.length})`],
+    ['publish -> queryable, under load p50 / p99', `${pct(latencies.load, 0.5).toFixed(0)} / ${pct(latencies.load, 0.99).toFixed(0)} ms (n=${latencies.load.length})`],
+    ['ingest write latency p50 / p99', `${JSON.stringify(stats.writeLatencyMs)}`],
+  ];
+  console.log(`\nPipeline benchmark (${new Date().toISOString()}, ${process.version})`);
+  for (const [k, v] of rows) console.log(`  ${k.padEnd(46)} ${v}`);
+  await probe.endAsync();
+} finally {
+  await cleanup();
+}
