@@ -43,6 +43,9 @@ export interface StatusMessage {
 export interface Refusal { ok: false; code: ErrorCode; reason: string }
 export type Result<T> = { ok: true; value: T } | Refusal;
 
+/** One strict decoder for all payloads: invalid UTF-8 throws. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 const refuse = (code: ErrorCode, reason: string): Refusal => ({ ok: false, code, reason });
 
 export interface DevicePlace { park: string; enterprise: string; workshop: string; id: string }
@@ -184,7 +187,7 @@ export function parseTelemetry(
   }
   let data: unknown;
   try {
-    data = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload));
+    data = JSON.parse(UTF8.decode(payload));
   } catch (e) {
     return refuse('SP_ERR_PAYLOAD_JSON', `payload is not UTF-8 JSON: ${(e as Error).message}`);
   }
@@ -209,7 +212,7 @@ export function parseTelemetry(
 export function parseStatus(payload: Uint8Array): Result<StatusMessage> {
   let data: unknown;
   try {
-    data = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload));
+    data = JSON.parse(UTF8.decode(payload));
   } catch (e) {
     return refuse('SP_ERR_PAYLOAD_JSON', `status payload is not UTF-8 JSON: ${(e as Error).message}`);
   }
@@ -247,7 +250,7 @@ export interface DeadLetter {
 export function deadLetter(topic: string, payload: Uint8Array, refusal: Refusal, receivedAt: number, maxPayloadChars = 4096): DeadLetter {
   let text: string | undefined;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(payload.subarray(0, maxPayloadChars));
+    text = UTF8.decode(payload.subarray(0, maxPayloadChars));
   } catch { /* not text */ }
   const t = parseTopic(topic);
   return {

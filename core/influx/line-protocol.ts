@@ -85,20 +85,40 @@ export function deviceTags(d: DeviceModel): Record<string, string> {
   return t;
 }
 
+// Measurement and tag set of a device never change: encode them once per device.
+const seriesKeys = new WeakMap<DeviceModel, string>();
+
+function seriesKey(d: DeviceModel): string {
+  let k = seriesKeys.get(d);
+  if (k === undefined) {
+    const tags = deviceTags(d);
+    k = escapeMeasurement(d.kind.id) + Object.keys(tags).sort().map((t) => `,${escapeKey(t)}=${escapeTagValue(tags[t]!)}`).join('');
+    seriesKeys.set(d, k);
+  }
+  return k;
+}
+
+/** One reading as one point: `kind,tags metric=value,...,seq=Ni ts`. Hot path of ingest. */
 export function readingToLine(d: DeviceModel, r: Reading): string {
-  const fields: Record<string, FieldValue> = {};
-  for (const [name, v] of Object.entries(r.metrics)) {
+  let fields = '';
+  for (const name in r.metrics) {
     const def = d.kind.metrics.get(name);
     if (!def) throw new RangeError(`metric ${name} is not declared for ${d.kind.id}`);
+    const v = r.metrics[name]!;
+    let f: string;
     switch (def.type) {
-      case 'number': case 'counter': fields[name] = { type: 'float', value: v as number }; break;
-      case 'integer': fields[name] = { type: 'integer', value: v as number }; break;
-      case 'boolean': fields[name] = { type: 'boolean', value: v as boolean }; break;
-      case 'enum': case 'text': fields[name] = { type: 'string', value: v as string }; break;
+      case 'number': case 'counter': f = encodeField({ type: 'float', value: v as number }); break;
+      case 'integer': f = encodeField({ type: 'integer', value: v as number }); break;
+      case 'boolean': f = v ? 'true' : 'false'; break;
+      case 'enum': case 'text': f = encodeStringField(v as string); break;
     }
+    // metric names are validated ids (a-z0-9_): nothing to escape
+    fields += `${fields ? ',' : ''}${name}=${f}`;
   }
-  if (r.seq !== undefined) fields.seq = { type: 'integer', value: r.seq };
-  return encodePoint(d.kind.id, deviceTags(d), fields, r.ts);
+  if (!fields) throw new RangeError('a point needs at least one field');
+  if (r.seq !== undefined) fields += `,seq=${encodeField({ type: 'integer', value: r.seq })}`;
+  if (!Number.isSafeInteger(r.ts)) throw new RangeError(`timestamp ${r.ts} is not an integer`);
+  return `${seriesKey(d)} ${fields} ${r.ts}`;
 }
 
 /** Measurement for device status changes (online/offline). */

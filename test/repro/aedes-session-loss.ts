@@ -171,6 +171,7 @@ export async function runTrial(o: {
     const lane = async () => {
       while (seq < perPub && Date.now() < deadline) {
         await pace();
+        if (seq >= perPub) break;
         const id = `${i}:${seq++}`;
         try { await p.publishAsync(TOPIC, id, { qos: 1 }); published.push(id); } catch { /* not acked = not published */ }
       }
