@@ -153,6 +153,7 @@ export function applySessionReplayFix(broker: Aedes): void {
     if (s === undefined) connSerial.set(client, (s = nextSerial++));
     return s;
   };
+  const isConnection = (client: Client): boolean => typeof client.conn === 'object' && client.conn !== null;
   const session = (clientId: string): SessionQueue => {
     let s = sessions.get(clientId);
     if (!s) sessions.set(clientId, (s = new SessionQueue()));
@@ -163,11 +164,17 @@ export function applySessionReplayFix(broker: Aedes): void {
       ? `${p.brokerId}\u0000${p.brokerCounter}`
       : null;
 
-  /** Stored copy, like aedes-packet's Packet(): drops the wire id of QoS>0 publishes. */
+  /** Stored copy shaped like aedes-packet's Packet; QoS>0 publishes lose their wire id. */
   const storedCopy = (p: QueuedPacket, keepId: boolean): QueuedPacket => {
     const copy: QueuedPacket = {};
-    for (const [k, v] of Object.entries(p)) if (typeof v !== 'function') copy[k] = v;
-    if (!keepId) copy.messageId = undefined;
+    for (const f of ['clientId', 'nl', 'properties', 'messageExpiry']) {
+      if (Object.prototype.hasOwnProperty.call(p, f)) copy[f] = p[f];
+    }
+    Object.assign(copy, {
+      cmd: p.cmd ?? 'publish', brokerId: p.brokerId, brokerCounter: p.brokerCounter, topic: p.topic,
+      payload: p.payload ?? Buffer.alloc(0), qos: p.qos ?? 0, retain: p.retain ?? false, dup: p.dup ?? false,
+      messageId: keepId ? p.messageId : undefined,
+    });
     return copy;
   };
 
@@ -284,12 +291,12 @@ export function applySessionReplayFix(broker: Aedes): void {
       return direct.packet;
     }
     if (packet.messageId === undefined || packet.messageId === null) {
-      // Duplicate delivery dropped by aedes' dedupe: drop a redundant copy, never the last one.
+      // aedes drops a delivery it will not forward (duplicate, not authorized, no-local): remove an
+      // unsent copy of THAT message only (upstream removes the first unsent entry of any message).
       const key = keyOf(packet);
       const list = key ? s.byKey.get(key) : undefined;
-      if (!list || list.length < 2) return undefined;
-      for (let i = list.length - 1; i >= 0; i--) {
-        const c = list[i];
+      for (let i = (list?.length ?? 0) - 1; i >= 0; i--) {
+        const c = list?.[i];
         if (c && c.packet.messageId === undefined) {
           remove(s, c);
           return c.packet;
@@ -298,10 +305,11 @@ export function applySessionReplayFix(broker: Aedes): void {
       return undefined;
     }
     const e = s.byMid.get(packet.messageId);
-    // An ack only counts for an id this connection actually sent.
-    if (!e || e.sentOn !== serialOf(client)) return undefined;
+    // An ack from a connection only counts for an id that connection was sent. (Direct API calls
+    // with a bare { id } object, as in aedes' own tests, keep the upstream behaviour.)
+    if (!e || (isConnection(client) && e.sentOn !== serialOf(client))) return undefined;
     remove(s, e);
-    if (e.key) {
+    if (e.key && (packet.cmd === 'puback' || packet.cmd === 'pubcomp')) {
       s.recentlyAcked.delete(e.key);
       s.recentlyAcked.set(e.key, e.sentOn);
       if (s.recentlyAcked.size > RECENT_ACKS) {
@@ -317,7 +325,9 @@ export function applySessionReplayFix(broker: Aedes): void {
     if (!s) return Readable.from([]);
     const snapshot = [...s.entries];
     const conn = serialOf(client);
-    const resuming = !client.connected; // aedes' CONNECT replay runs before `connected` is set
+    // aedes' CONNECT replay (emptyQueue) runs while `connecting` is still set; emptyOutgoingQueue()
+    // on an established connection must still see every entry
+    const resuming = client.connecting === true && client.connected === false;
     function* pending(): Generator<QueuedPacket> {
       for (const e of snapshot) {
         if (!s!.entries.has(e)) continue; // acked meanwhile

@@ -32,6 +32,8 @@ export interface InfluxdOptions {
   port?: number;
   binary?: string;
   startTimeoutMs?: number;
+  /** Own process group, so a Ctrl-C meant for the parent does not stop it first. */
+  detached?: boolean;
 }
 
 export async function startInfluxd(opts: InfluxdOptions): Promise<RunningInfluxd> {
@@ -52,7 +54,7 @@ export async function startInfluxd(opts: InfluxdOptions): Promise<RunningInfluxd
   const confFile = join(opts.dataDir, 'influxd.conf');
   writeFileSync(confFile, `${conf}\n`);
   const log = openSync(join(opts.dataDir, 'influxd.log'), 'a');
-  const proc = spawn(opts.binary ?? 'influxd', ['-config', confFile], { stdio: ['ignore', log, log] });
+  const proc = spawn(opts.binary ?? 'influxd', ['-config', confFile], { stdio: ['ignore', log, log], detached: opts.detached ?? false });
   let exited = false;
   proc.once('exit', () => { exited = true; });
   const url = `http://127.0.0.1:${port}`;

@@ -49,7 +49,7 @@ let influxUrl = process.env.INFLUX_URL;
 if (!influxUrl) {
   const port = await freePort().then(async (p) => ((await portFree(8086)) ? 8086 : p));
   console.log(`starting influxd (data in ${join(data, 'influxdb')})`);
-  influxd = await startInfluxd({ dataDir: join(data, 'influxdb'), port });
+  influxd = await startInfluxd({ dataDir: join(data, 'influxdb'), port, detached: true });
   influxUrl = influxd.url;
 }
 
@@ -76,7 +76,8 @@ const env = {
 const children: { name: string; proc: ChildProcess }[] = [];
 function start(name: string, script: string, extra: string[] = []): ChildProcess {
   const log = openSync(join(logs, `${name}.log`), 'a');
-  const proc = spawn(process.execPath, ['--import', 'tsx', script, ...extra], { cwd: root, env, stdio: ['ignore', log, log] });
+  // Own process group: Ctrl-C reaches only this script, which then stops the services in order.
+  const proc = spawn(process.execPath, ['--import', 'tsx', script, ...extra], { cwd: root, env, stdio: ['ignore', log, log], detached: true });
   proc.once('exit', (code, sig) => {
     if (!stopping) {
       console.error(`${name} exited (${code ?? sig}); see ${join(logs, `${name}.log`)}. Stopping.`);
@@ -117,6 +118,10 @@ async function stop(code = 0): Promise<void> {
   if (influxd) console.log('  influxd stopped');
   process.exit(code);
 }
+process.on('exit', () => {
+  for (const { proc } of children) if (proc.exitCode === null) proc.kill('SIGKILL');
+  influxd?.process.kill('SIGKILL');
+});
 process.once('SIGINT', () => void stop());
 process.once('SIGTERM', () => void stop());
 

@@ -4,6 +4,8 @@ import { PlatformError } from '../core/errors.ts';
 export const DEFAULTS = Object.freeze({
   url: 'mqtt://127.0.0.1:1883',
   secretsFile: 'data/secrets/devices.json',
+  /** Used when secretsFile does not exist: the plain secrets broker/provision.ts writes. */
+  secretsFallbackFile: 'data/secrets/credentials.json',
   seed: '1',
   /** Readings per telemetry message in live mode; backfill uses backfillBatch. */
   batch: 1,

@@ -12,6 +12,10 @@ import { StateTimeline, type RunState, type TimelineSpec } from './timeline.ts';
 
 export type Metrics = Record<string, MetricValue>;
 
+/** Warm-up before the first reading: two hours of 10-second steps at the origin. */
+const WARMUP_STEP_S = 10;
+const WARMUP_STEPS = 720;
+
 /** True (noise-free) consumption of each carrier now, for the meters upstream of a device. */
 export interface Flows { electricKw: number; gasM3h: number; waterTh: number; steamTh: number }
 export const NO_FLOWS: Readonly<Flows> = Object.freeze({ electricKw: 0, gasM3h: 0, waterTh: 0, steamTh: 0 });
@@ -58,9 +62,16 @@ export abstract class BaseSim implements DeviceSim {
 
   advanceTo(tMs: number): void {
     if (!this.primed) {
-      // A zero-length step computes the derived state (run state, powers) at the origin.
+      // Settle for two hours before the origin (timelines hold their origin state before it),
+      // so a run starts in steady state rather than with every lag at its initial value.
       this.primed = true;
-      this.step(0);
+      const origin = this.t;
+      this.t -= WARMUP_STEPS * WARMUP_STEP_S * 1000;
+      for (let i = 0; i < WARMUP_STEPS; i++) {
+        this.t += WARMUP_STEP_S * 1000;
+        this.step(WARMUP_STEP_S);
+      }
+      this.t = origin;
     }
     const tick = this.tickMs;
     const dt = tick / 1000;

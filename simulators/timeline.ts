@@ -22,12 +22,10 @@ export type TimelineSpec<S extends string> = { readonly [K in S]: StateSpec<S> }
 /** A semi-Markov state timeline, queried at non-decreasing times. */
 export class StateTimeline<S extends string> {
   private state: S;
-  private since: number;
   private until: number;
 
   constructor(private readonly rng: Rng, startMs: number, private readonly spec: TimelineSpec<S>, initial: S) {
     this.state = initial;
-    this.since = startMs;
     // Start part-way through the first stay so that devices do not all switch together.
     this.until = startMs + this.rng.next() * this.duration(initial, startMs);
   }
@@ -41,15 +39,9 @@ export class StateTimeline<S extends string> {
   at(tMs: number): S {
     while (tMs >= this.until) {
       this.state = this.rng.weighted(this.spec[this.state].next);
-      this.since = this.until;
       this.until += this.duration(this.state, this.until);
     }
     return this.state;
-  }
-
-  /** When the current state began (after the last `at`). */
-  get enteredMs(): number {
-    return this.since;
   }
 }
 

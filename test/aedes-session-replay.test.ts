@@ -14,7 +14,8 @@
  */
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { Aedes } from 'aedes';
+import type { Readable } from 'node:stream';
+import { Aedes, type Client } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
 import { applySessionReplayFix } from '../broker/aedes-session-fix.ts';
 
@@ -107,4 +108,66 @@ describe(`aedes persistent-session replay (${WITH_FIX ? 'with' : 'WITHOUT'} appl
     expect(outcome.lost.slice(0, 10)).toEqual([]);
     expect(outcome.lost.length).toBe(0);
   }, 30_000);
+});
+
+/* Deterministic checks of the queue rules the fix relies on (direct persistence calls). */
+interface QueueView {
+  outgoingEnqueue(sub: { clientId: string }, packet: object): Promise<void>;
+  outgoingUpdate(client: Client, packet: { messageId?: number }): Promise<void>;
+  outgoingClearMessageId(client: Client, packet: object): Promise<unknown>;
+  outgoingStream(client: Client): Readable;
+}
+
+describe(`aedes outgoing session queue rules (${WITH_FIX ? 'with' : 'WITHOUT'} applySessionReplayFix)`, () => {
+  const setup = async () => {
+    const broker = await Aedes.createBroker();
+    if (WITH_FIX) applySessionReplayFix(broker);
+    const queue = (broker as unknown as { persistence: QueueView }).persistence;
+    const ids = async (client: Client) =>
+      (await queue.outgoingStream(client).toArray()).map((p: { payload: Buffer }) => p.payload.toString());
+    return { broker, queue, ids };
+  };
+  // a connection of client 'c1'; `resuming` = still inside CONNECT (aedes replays the queue then)
+  const connection = (resuming: boolean) =>
+    ({ id: 'c1', conn: {}, connected: !resuming, connecting: resuming }) as unknown as Client;
+  const msg = (n: number) => ({
+    cmd: 'publish', topic: 't', payload: Buffer.from(String(n)), qos: 1, retain: false, dup: false,
+    brokerId: 'broker-x', brokerCounter: n,
+  });
+
+  it('a PUBACK on the new connection never clears an undelivered message of the old one', async () => {
+    const { broker, queue, ids } = await setup();
+    const oldConn = connection(false);
+    await queue.outgoingEnqueue({ clientId: 'c1' }, msg(1));
+    await queue.outgoingUpdate(oldConn, { ...msg(1), messageId: 7 }); // sent, never acked: connection dies
+
+    const newConn = connection(true);
+    await queue.outgoingEnqueue({ clientId: 'c1' }, msg(2));
+    const live = { ...msg(2), messageId: 7 }; // the new connection's counter happens to pick 7 too
+    await queue.outgoingUpdate(newConn, live);
+    await queue.outgoingClearMessageId(newConn, { cmd: 'puback', messageId: live.messageId });
+    // message 1 must survive for the replay
+    expect(await ids(newConn)).toEqual(['1']);
+    broker.close();
+  });
+
+  it('an unsolicited PUBACK (id never sent on this connection) does not drop a queued message', async () => {
+    const { broker, queue, ids } = await setup();
+    await queue.outgoingEnqueue({ clientId: 'c1' }, msg(1));
+    await queue.outgoingUpdate(connection(false), { ...msg(1), messageId: 9 });
+    const newConn = connection(true);
+    await queue.outgoingClearMessageId(newConn, { cmd: 'puback', messageId: 9 });
+    expect(await ids(newConn)).toEqual(['1']);
+    broker.close();
+  });
+
+  it('dropping one delivery without a packet id removes only that message', async () => {
+    const { broker, queue, ids } = await setup();
+    await queue.outgoingEnqueue({ clientId: 'c1' }, msg(1));
+    await queue.outgoingEnqueue({ clientId: 'c1' }, msg(2));
+    // what aedes does for a delivery it will not forward (duplicate, not authorized, no-local)
+    await queue.outgoingClearMessageId(connection(false), { ...msg(2) });
+    expect(await ids(connection(false))).toEqual(['1']);
+    broker.close();
+  });
 });

@@ -121,6 +121,23 @@ describe('fleet runner over a real broker', () => {
     }
   });
 
+  it('stopping during a dropout comes back to flush what was in flight, then says offline, promptly', async () => {
+    const t0 = Date.now();
+    // With this seed al-cold-2 reports 5 readings (a batch of 4, then 1 pending), then drops its
+    // connection for ~10 s: the last batch is in flight when the run ends.
+    const s = await runFleet({
+      model, url, secrets, select: { ids: ['al-cold-2'] }, intervalMs: 20, readings: 10, batch: 4, seed: 'end-in-dropout',
+      faults: { dropout: 0.5, dropoutMs: 10_000, disconnect: 1 },
+    });
+    await delivered(s);
+    expect(Date.now() - t0).toBeLessThan(2500); // neither the dropout nor the 5 s drain timeout
+    const d = s.devices[0];
+    expect([d?.disconnects, d?.readings.published, d?.readings.acked, d?.expectedStored]).toEqual([1, 5, 5, 5]);
+    expect(d?.status).toEqual({ published: 3, acked: 3 }); // online, online again, offline
+    expect(at('al-cold-2').valid).toHaveLength(5);
+    expect(JSON.parse(at('al-cold-2').statuses.at(-1) ?? '{}').state).toBe('offline');
+  });
+
   it('backfills a past range in batches with device timestamps inside it', async () => {
     const toMs = Math.floor(Date.now() / 1000) * 1000;
     const fromMs = toMs - 2 * 3_600_000;

@@ -81,8 +81,8 @@ export class CleanroomAhu extends BaseSim {
   private readonly supplySp = this.rated('supplySetpointC', 20);
   private readonly fanKw = this.rated('ratedFanKw', 45);
   private readonly chillerKw = this.rated('ratedChillerKw', 160);
-  /** Each room's own design differential, 11–14 Pa. */
-  private readonly dpMean = [0, 1, 2].map(() => this.rng.uniform(11, 14));
+  /** Each room's own design differential, 11.5–13.5 Pa (the 10–15 Pa band with margin for noise). */
+  private readonly dpMean = [0, 1, 2].map(() => this.rng.uniform(11.5, 13.5));
   private readonly dp = [0, 1, 2].map(() => new Ou(0.6, 120, this.rng));
   private readonly logParticles = new Ou(0.35, 1800, this.rng);
   private readonly supply = new Ou(0.15, 900, this.rng);

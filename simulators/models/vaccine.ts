@@ -11,8 +11,18 @@ import { MACHINE, PhaseTimeline, type RunState } from '../timeline.ts';
 const H = 3_600_000;
 const by = (s: RunState, f: Readonly<Record<RunState, number>>): number => f[s];
 
-function batchId(deviceId: string, cycleStartMs: number, cycle: number): string {
-  return `${deviceId.toUpperCase()}-${localDate(cycleStartMs)}-${String(cycle).padStart(3, '0')}`;
+/** Batch record number: DEVICE-YYYYMMDD (cycle start, local)-NNN, computed once per cycle. */
+class BatchIds {
+  private cycle = -1;
+  private id = '';
+  constructor(private readonly deviceId: string) {}
+  of(p: { cycle: number; cycleStartMs: number }): string {
+    if (p.cycle !== this.cycle) {
+      this.cycle = p.cycle;
+      this.id = `${this.deviceId.toUpperCase()}-${localDate(p.cycleStartMs)}-${String(p.cycle).padStart(3, '0')}`;
+    }
+    return this.id;
+  }
 }
 
 type BioPhase = 'idle' | 'cip' | 'sip' | 'inoculation' | 'culture' | 'harvest';
@@ -29,6 +39,7 @@ export class Bioreactor extends BaseSim {
   private readonly sp = this.rated('setpointC', 37);
   private readonly ratedKw = this.rated('ratedPowerKw', 15);
   private phase: BioPhase = 'idle';
+  private readonly batchIds = new BatchIds(this.device.id);
   private batch = '';
   private readonly temp = new Lag(this.sp, 900);
   private readonly tw = new Ou(0.12, 600, this.rng);
@@ -42,7 +53,7 @@ export class Bioreactor extends BaseSim {
   protected step(dt: number): void {
     const p = this.phases.at(this.t);
     this.phase = p.phase;
-    this.batch = batchId(this.device.id, p.cycleStartMs, p.cycle);
+    this.batch = this.batchIds.of(p);
     const tTarget = { idle: 22, cip: 75, sip: 121, inoculation: this.sp, culture: this.sp, harvest: this.sp - 2 }[p.phase];
     this.temp.step(tTarget, dt, p.phase === 'culture' ? 300 : 900);
     this.tw.step(dt, this.rng);
@@ -98,6 +109,7 @@ export class FreezeDryer extends BaseSim {
   ]);
   private readonly ratedKw = this.rated('ratedPowerKw', 110);
   private phase: FdPhase = 'idle';
+  private readonly batchIds = new BatchIds(this.device.id);
   private batch = '';
   private readonly shelf = new Lag(20, 1800);
   private readonly condenser = new Lag(20, 1200);
@@ -108,7 +120,7 @@ export class FreezeDryer extends BaseSim {
   protected step(dt: number): void {
     const p = this.phases.at(this.t);
     const ph = (this.phase = p.phase);
-    this.batch = batchId(this.device.id, p.cycleStartMs, p.cycle);
+    this.batch = this.batchIds.of(p);
     const progress = (this.t - p.startedMs) / p.lengthMs;
     const shelf = { idle: 20, loading: 5, freezing: -45, primary_drying: -20 + 10 * progress, secondary_drying: 30, unloading: 20, defrost: 20 }[ph];
     this.shelf.step(shelf, dt);
