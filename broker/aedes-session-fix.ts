@@ -19,59 +19,68 @@
  * replayed yet. The chance is high: aedes has no inflight window, so thousands of ids
  * can be outstanding. The client then PUBACKs id X for the live message, and
  * outgoingClearMessageId removes the stale entry with id X, which was never delivered.
- * When the replay reaches that entry, outgoingUpdate throws "no such packet". emptyQueue
- * emits a client error and the stale message is gone. The connection is also dropped, and
- * the live message remains in the queue and is sent again later (a duplicate). This is
- * the loss plus "no such packet" plus duplicates pattern measured in
- * test/repro/aedes-session-loss.ts.
- * A second cause of "no such packet" disconnects, without loss: an entry queued while the
- * replay snapshot is taken is sent both live and by the replay. Whichever copy is acked
- * first removes it, and the other path then fails in outgoingUpdate.
- * The same broker also calls outgoingClearMessageId with NO packet id when it drops a
- * duplicate delivery (client.js l.153-155). The memory persistence then removes the first
- * entry without an id, which is any not-yet-sent message (moscajs/aedes#543).
+ * If that PUBACK arrives before emptyQueue takes its snapshot, the message disappears
+ * silently. If it arrives later, the replay reaches the entry and outgoingUpdate throws
+ * "no such packet": emptyQueue emits a client error (the connection is dropped) and skips
+ * the message. Either way the live message keeps its entry and is sent again later (a
+ * duplicate). This is the loss + "no such packet" + duplicates pattern measured by
+ * test/repro/aedes-session-loss.ts. Tracing confirmed that every lost message had been
+ * removed by a PUBACK from a connection that never received it.
+ * Related: when aedes decides not to forward a delivery (duplicate, not authorized,
+ * no-local), client.js l.153-155 calls outgoingClearMessageId with NO packet id. The memory
+ * persistence then removes the first entry without an id, which can be any not-yet-sent
+ * message (see moscajs/aedes#543, overlapping subscriptions).
  *
  * THE FIX
  * applySessionReplayFix() replaces only the five outgoing-queue methods of the broker's
- * memory persistence with an indexed queue that:
- *   1. keeps packet ids unique within a session. If a new id is held by another queued
- *      entry (a stale one), the packet gets a free id before it is written. outgoingUpdate
- *      receives the exact packet object that aedes writes next, so changing its id here is
- *      safe. Stale entries keep their original ids on replay, as [MQTT-4.4.0-1] requires.
- *   2. records which connection (Client object) last sent each entry. An ack clears only
- *      an entry sent with that id on the same connection. An ack for an id this connection
- *      never sent is ignored. In the worst case that causes a redelivery, never a loss.
- *   3. when the same entry is sent twice on one connection (live + replay), sends it again
- *      under the same id. If it was already acked on this connection, puts a tracked
- *      duplicate back in the queue instead of throwing "no such packet", which would drop
- *      the connection.
- *   4. builds the replay stream lazily. Entries already acked, or already sent on the
- *      connection that is being resumed, are skipped.
- *   5. on a no-id clear (dedupe), removes only a redundant second copy of that same
- *      message, never the last copy of a message.
- * Everything else (subscriptions, retained, wills, QoS 2 incoming) stays with the
- * original persistence.
+ * memory persistence (enqueue, enqueueCombi, update, clearMessageId, stream) with our own
+ * indexed queue. That queue:
+ *   1. keeps packet ids unique within a session. If the id aedes picked is held by another
+ *      queued entry (a stale one), outgoingUpdate gives the packet a free id. It receives
+ *      the exact object that aedes writes next, so changing the id there is safe. Stale
+ *      entries keep their original ids on replay, as [MQTT-4.4.0-1] requires.
+ *   2. records which connection (Client object) last sent each entry. A PUBACK/PUBCOMP
+ *      from a connection clears only an entry sent on that connection with that id. An ack
+ *      for an id this connection was never sent is ignored: at worst a redelivery, never
+ *      a loss.
+ *   3. handles an entry sent by both the live path and the replay on one connection. It
+ *      reuses the id, and if the entry was already acked it re-queues a tracked duplicate.
+ *      Throwing "no such packet" would drop the connection.
+ *   4. reads the replay snapshot lazily and skips entries that are already acked, or that
+ *      were already sent on the connection being resumed.
+ *   5. on a clear without an id, removes an unsent copy of THAT message only.
+ * Everything else (subscriptions, retained, wills, incoming QoS 2) stays in the original
+ * persistence. With the patch installed, aedes 1.2.0's own test files (test/*.js) and
+ * aedes-persistence's abstract suite still pass.
  *
  * NOT COVERED
- * The queue is in memory, as upstream's is: a broker restart still loses every queued
- * message. Messages are also lost if the broker dies after it PUBACKs a publisher and
- * before it delivers. Retained messages sent to clean=false clients on SUBSCRIBE are not
- * queued by aedes. Their ids are not tracked, so a rare id overlap with a queued entry
- * could still clear that entry early. It is only lost if the connection then drops
- * before delivery. Only the built-in memory persistence is supported: the function
- * refuses others.
+ * - The queue lives in memory, as upstream's does: a broker restart loses everything
+ *   queued. A broker crash after PUBACKing a publisher and before delivery loses it too.
+ * - Uniqueness needs fewer than 65535 unacked messages per session. aedes has no inflight
+ *   window and gives an id to every queued message it replays. Above that limit, delivery
+ *   fails with an error and a reconnect (the message stays queued). Upstream reuses ids
+ *   silently in that case.
+ * - aedes does not queue retained messages sent on SUBSCRIBE to clean=false clients, so
+ *   their ids are not tracked. The same goes for an id acked twice, from a live + replay
+ *   double send. In rare cases either can clear a queued entry that has been written
+ *   but not yet acked. That entry is lost only if the connection also drops before it
+ *   arrives.
+ * - QoS 2 needs the subscriber to keep its own incoming state across restarts too. An
+ *   mqtt.js client that restarts with the default in-memory store loses messages for
+ *   which it had already sent PUBREC. That loss is on the client side.
+ * - Only the built-in memory persistence is supported; the function refuses others.
  *
  * WHEN TO DROP THIS
- * Upstream status, checked 2025: there is no upstream issue for this exact race. The
- * nearest is moscajs/aedes#543 (open), about outgoingClearMessageId with an undefined id.
- * Older "no such packet" reports are #24, #83 and #87. Re-check when you upgrade aedes
- * or aedes-persistence. Run
- *   node --import tsx test/repro/aedes-session-loss.ts --inproc --trials 10
- * WITHOUT --fix, and run test/aedes-session-replay.test.ts with the fix call removed.
- * If there is no loss and no "no such packet" over repeated runs, upstream fixed it.
- * Also check outgoingClearMessageId: it should no longer match by messageId alone. Or
- * check that Client no longer picks packet ids without looking at the session queue.
- * applySessionReplayFix() emits a process warning when the aedes version is not 1.2.0.
+ * No upstream issue for this race was found. The nearest is moscajs/aedes#543 (open,
+ * undefined-id clear). Older "no such packet" reports are #24, #83 and #87. After an
+ * aedes or aedes-persistence upgrade (applySessionReplayFix warns if the aedes version is
+ * not 1.2.0), run
+ *   AEDES_SESSION_FIX=off npx vitest run test/aedes-session-replay.test.ts
+ *   node --import tsx test/repro/aedes-session-loss.ts --inproc --trials 5 --pubs 10 \
+ *     --window 100 --kill-every-ms 150 --kills 100 --stall-ms 100 --down-ms 0
+ * If both show no loss, upstream has fixed it and this file can go. Upstream code would
+ * then clear outgoing entries by connection + id rather than by id alone, or pick new ids
+ * that avoid those still queued.
  */
 import { Readable } from 'node:stream';
 import type { Aedes, Client } from 'aedes';
