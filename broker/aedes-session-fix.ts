@@ -14,8 +14,8 @@
  * When the subscriber drops, its unacked messages stay queued with the ids the OLD
  * connection gave them. On reconnect, restoreSubs (lib/handlers/connect.js l.203) turns
  * live delivery back on BEFORE emptyQueue (l.248-270) replays the queue. Live messages
- * get ids from the NEW counter (client.js deliverQoS l.128-152 -> outgoingUpdate
- * l.231-256). Those ids can match ids still held by stale entries that have not been
+ * get ids from the NEW counter (client.js deliverQoS l.128-152, then asyncPersistence.js
+ * outgoingUpdate l.231-256). Those ids can match ids still held by stale entries that have not been
  * replayed yet. The chance is high: aedes has no inflight window, so thousands of ids
  * can be outstanding. The client then PUBACKs id X for the live message, and
  * outgoingClearMessageId removes the stale entry with id X, which was never delivered.

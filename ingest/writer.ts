@@ -130,6 +130,10 @@ export class SpoolWriter {
           break;
         }
         m.inc('ingest_write_retries_total');
+        if (res.status === 404 && /database not found/i.test(res.error)) {
+          // InfluxDB 1.x came up empty (or was replaced): create the database, then retry.
+          await this.o.influx.ensureDatabase().catch(() => {});
+        }
         const delay = Math.min(this.o.retryMaxMs, this.o.retryMinMs * 2 ** Math.min(attempt - 1, 16));
         this.o.onRetry?.(res.error, attempt, delay);
         await this.sleep(delay);

@@ -5,15 +5,27 @@
  *   node --import tsx test/repro/aedes-session-loss.ts [options]
  *
  *   --fix             apply applySessionReplayFix() to the broker
- *   --inproc          in-process subscriber dropped with stream.destroy() (fast); default is a
- *                     child-process subscriber killed with SIGKILL
- *   --trials N        (default 5)     --pubs N (20)       --messages N total (50000)
+ *   --inproc          in-process subscriber, dropped with stream.destroy() (no DISCONNECT; fast).
+ *                     Default: a child-process subscriber killed with SIGKILL, then respawned
+ *   --trials N        (5)        --pubs N (20)       --messages N  total messages (50000)
  *   --window N        in-flight publishes per publisher (20)
- *   --kills N         subscriber kills per trial (1 child / 6 inproc)
+ *   --rate N          overall publish rate in msg/s, 0 = unthrottled (child: 10000, inproc: 0)
+ *   --kills N         subscriber kills per trial (child: 1, inproc: 6)
+ *   --kill-at F       kill k happens once F*k of the messages are published (child: 0.4);
+ *                     0 = spread evenly
+ *   --kill-every-ms N instead: kill every N ms while publishers are still running
+ *   --min-recv N      after a restart, wait for N more messages before the next kill (200)
  *   --down-ms N       pause between kill and restart (200)
- *   --stall-ms N      before each kill the subscriber stops reading its socket for N ms, like a busy
- *                     process (default 0 = killed while keeping up)
+ *   --stall-ms N      before each kill the subscriber stops reading its socket for N ms, like a
+ *                     busy process (0)
  *   --timeout-s N     hard limit per trial (120)
+ *
+ * Examples:
+ *   original scenario (20 publishers, 50k msgs, kill -9 at ~20k, restart with the same id):
+ *     node --import tsx test/repro/aedes-session-loss.ts --trials 10 [--fix]
+ *   fast, high-probability variant (what test/aedes-session-replay.test.ts does):
+ *     node --import tsx test/repro/aedes-session-loss.ts --inproc --trials 5 --pubs 10 --window 100 \
+ *       --kill-every-ms 150 --kills 100 --stall-ms 100 --down-ms 0 [--fix]
  *
  * Prints per trial: published, unique received, lost, duplicates, kills, "no such packet" errors.
  * Everything binds to 127.0.0.1; each trial is bounded by --timeout-s.
