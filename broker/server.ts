@@ -9,6 +9,7 @@ import { Aedes, type AedesOptions } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { ParkModel } from '../core/model.ts';
 import { Registry } from '../core/metrics.ts';
+import { applySessionReplayFix } from './aedes-session-fix.ts';
 import { createAuth, type Refusal } from './auth.ts';
 import type { BrokerConfig } from './config.ts';
 import type { CredentialStore } from './credentials.ts';
@@ -68,6 +69,9 @@ export async function startBroker(deps: BrokerDeps): Promise<RunningBroker> {
     authorizePublish: auth.authorizePublish,
     authorizeSubscribe: auth.authorizeSubscribe,
   });
+  // Aedes 1.2.0 loses QoS 1 messages when a persistent session resumes under load (a stale
+  // queue entry cleared by the PUBACK of a new message with the same id): broker/aedes-session-fix.ts.
+  if (!deps.aedesOptions?.persistence) applySessionReplayFix(aedes);
   trackDeviceStatus(aedes, auth.principalOf);
   metrics.gauge('mqtt_clients_connected', () => aedes.connectedClients);
   aedes.on('client', () => metrics.inc('mqtt_connects_total'));
