@@ -36,7 +36,7 @@ const NUMS: Record<NumKey, [env: string, def: number, lo: number, hi: number]> =
   segmentBytes: ['INGEST_SEGMENT_BYTES', 64 * 1024 * 1024, 64 * 1024, 2 ** 31],
   maxSpoolBytes: ['INGEST_MAX_SPOOL_BYTES', 2 * 1024 ** 3, 1024 * 1024, 2 ** 50],
   batchBytes: ['INGEST_BATCH_BYTES', 1024 * 1024, 1024, 4 * 1024 * 1024],
-  flushIntervalMs: ['INGEST_FLUSH_INTERVAL_MS', 200, 1, 60_000],
+  flushIntervalMs: ['INGEST_FLUSH_INTERVAL_MS', 50, 1, 60_000],
   retryMinMs: ['INGEST_RETRY_MIN_MS', 200, 1, 60_000],
   retryMaxMs: ['INGEST_RETRY_MAX_MS', 30_000, 1, 600_000],
   httpPort: ['INGEST_HTTP_PORT', 9102, -1, 65535],

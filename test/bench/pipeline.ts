@@ -109,7 +109,7 @@ try {
     for (;;) {
       const r = await db.query(influxql`SELECT ${ident('t_firing')} FROM ${ident('roller_kiln')} WHERE "device" = ${'probe'} AND time = ${new Date(ts)}`);
       if (r[0]?.[0]?.values.length) break;
-      await new Promise((res) => setTimeout(res, 2));
+      await new Promise((res) => setTimeout(res, 5));
     }
     bucket.push(performance.now() - t);
   };
