@@ -56,6 +56,11 @@ export function guardConnection(inner: Duplex, opts: GuardOptions): Duplex {
     write(chunk: Buffer, _enc, cb) {
       inner.write(chunk, cb);
     },
+    // Aedes (mqtt-packet's writeToStream) corks the stream and writes each packet in several
+    // small pieces: hand them to the socket as one buffer, one syscall instead of one per piece.
+    writev(chunks, cb) {
+      inner.write(chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk as Buffer)), cb);
+    },
     final(cb) {
       inner.end(cb);
     },

@@ -21,7 +21,9 @@ export function show(v: unknown, max = 60): string {
   try {
     s = typeof v === 'string' ? JSON.stringify(v) : JSON.stringify(v) ?? String(v);
   } catch {
-    s = String(v);
+    // JSON.stringify throws on deep nesting (stack) or BigInt; String() of a deeply nested
+    // array recurses too, so objects are only named here (test/fuzz-contract.test.ts).
+    s = Array.isArray(v) ? '[…]' : typeof v === 'object' && v !== null ? '{…}' : String(v);
   }
   return s.length > max ? `${s.slice(0, max)}…` : s;
 }

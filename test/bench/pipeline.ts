@@ -4,7 +4,7 @@
  *   zero loss | publish -> queryable latency p50/p99, idle and under load.
  * Broker and ingest run as their real entry files in child processes, the load generator in a
  * third; InfluxDB is Debian's influxd on a free port with a temporary folder. All on loopback.
- *   node --import tsx test/bench/pipeline.ts [--devices 100] [--seconds 20] [--inflight 20]
+ *   node --import tsx test/bench/pipeline.ts [--devices 100] [--seconds 20] [--inflight 20] [--profile DIR]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,6 +25,8 @@ import { freePort, startInfluxd } from '../../scripts/influxd.ts';
 const { values: a } = parseArgs({ options: {
   devices: { type: 'string', default: '100' }, seconds: { type: 'string', default: '20' }, inflight: { type: 'string', default: '20' },
   'raw-points': { type: 'string', default: '200000' }, keep: { type: 'boolean', default: false },
+  /** Write V8 CPU profiles of broker and ingest into this folder (open them in Chrome DevTools). */
+  profile: { type: 'string' },
 } });
 const N = Number(a.devices), SECONDS = Number(a.seconds), INFLIGHT = Number(a.inflight);
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -46,7 +48,13 @@ say(`== starting influxd in ${dir}`);
 const influxd = await startInfluxd({ dataDir: join(dir, 'influxdb') });
 const children: ChildProcess[] = [];
 const cleanup = async () => {
-  for (const c of children) c.kill('SIGKILL');
+  // SIGTERM first, so services exit cleanly (and write their --cpu-prof profiles when asked)
+  await Promise.all(children.map((c) => new Promise<void>((r) => {
+    if (c.exitCode !== null || c.signalCode !== null) return r();
+    const t = setTimeout(() => c.kill('SIGKILL'), 5000);
+    c.once('exit', () => { clearTimeout(t); r(); });
+    c.kill('SIGTERM');
+  })));
   await influxd.stop();
   if (!a.keep) rmSync(dir, { recursive: true, force: true });
 };
@@ -86,7 +94,8 @@ try {
     INGEST_SPOOL_DIR: join(dir, 'spool') };
   const run = (name: string, file: string) => {
     const log = openSync(join(dir, `${name}.log`), 'a');
-    const c = spawn(process.execPath, ['--import', 'tsx', file], { cwd: ROOT, env, stdio: ['ignore', log, log] });
+    const prof = a.profile ? ['--cpu-prof', `--cpu-prof-dir=${resolve(a.profile)}`] : [];
+    const c = spawn(process.execPath, [...prof, '--import', 'tsx', file], { cwd: ROOT, env, stdio: ['ignore', log, log] });
     children.push(c);
     return c;
   };
