@@ -84,14 +84,16 @@ try {
 
   // 2. The platform: broker and ingest as child processes.
   const secrets = provisionCredentials({
-    storeFile: join(dir, 'creds.json'), deviceIds: [...model.devices.keys()], serviceAccounts: ['svc-ingest'],
+    storeFile: join(dir, 'creds.json'), deviceIds: [...model.devices.keys()], serviceAccounts: ['svc-ingest', 'svc-api'],
     generate: generateSecret, hash: (s) => hashSecret(s),
   });
-  const [mqttPort, brokerHttp, ingestHttp] = [await freePort(), await freePort(), await freePort()];
+  const [mqttPort, brokerHttp, ingestHttp, apiPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const apiKey = generateSecret();
+  writeFileSync(join(dir, 'api-keys.json'), JSON.stringify({ keys: [{ id: 'bench', role: 'admin', hash: hashSecret(apiKey) }] }));
   const env = { ...process.env, LOG_LEVEL: 'warn', PARK_MODEL: join(dir, 'park.yaml'), MQTT_CREDENTIALS_FILE: join(dir, 'creds.json'),
     MQTT_PORT: String(mqttPort), MQTT_WS_PORT: '-1', BROKER_HTTP_PORT: String(brokerHttp), INGEST_HTTP_PORT: String(ingestHttp),
     MQTT_URL: `mqtt://127.0.0.1:${mqttPort}`, INGEST_MQTT_PASSWORD: secrets['svc-ingest'], INFLUX_URL: influxd.url, INFLUX_DB: 'bench',
-    INGEST_SPOOL_DIR: join(dir, 'spool') };
+    INGEST_SPOOL_DIR: join(dir, 'spool'), API_PORT: String(apiPort), API_MQTT_PASSWORD: secrets['svc-api'], API_KEYS_FILE: join(dir, 'api-keys.json') };
   const run = (name: string, file: string) => {
     const log = openSync(join(dir, `${name}.log`), 'a');
     const prof = a.profile ? ['--cpu-prof', `--cpu-prof-dir=${resolve(a.profile)}`] : [];
@@ -104,7 +106,27 @@ try {
   await up(`http://127.0.0.1:${brokerHttp}/health`);
   run('ingest', 'ingest/main.ts');
   await up(`http://127.0.0.1:${ingestHttp}/health`);
+  run('api', 'api/main.ts');
+  await up(`http://127.0.0.1:${apiPort}/health`);
   const db = new InfluxClient({ url: influxd.url, db: 'bench' });
+
+  // A day of 5-second readings of one kiln, for the API latency of a day of 1-minute aggregates.
+  const dayEnd = Math.floor(Date.now() / 60_000) * 60_000;
+  for (let t = dayEnd - 86_400_000; t < dayEnd; t += 5000 * 5000) {
+    let body = '';
+    for (let u = t; u < Math.min(dayEnd, t + 5000 * 5000); u += 5000) body += `${encodePoint('roller_kiln', { park: 'bench', enterprise: 'e', workshop: 'w', device: 'probe' }, { t_firing: { type: 'float', value: 1190 + (u % 7) } }, u)}\n`;
+    const r = await db.write(body);
+    if (r.kind !== 'ok') throw new Error(`day fixture write failed: ${JSON.stringify(r)}`);
+  }
+  const apiLatency: number[] = [];
+  const apiOnce = async () => {
+    const t = performance.now();
+    const r = await fetch(`http://127.0.0.1:${apiPort}/api/v1/devices/probe/telemetry?metric=t_firing&from=${dayEnd - 86_400_000}&to=${dayEnd - 1}&agg=mean&window=1m`, { headers: { 'x-api-key': apiKey } });
+    const body = (await r.json()) as { points?: unknown[] };
+    if (r.status !== 200 || body.points?.length !== 1440) throw new Error(`API answered ${r.status} with ${body.points?.length} points`);
+    apiLatency.push(performance.now() - t);
+  };
+  await apiOnce();
 
   // 3. Latency probe: publish one reading, poll until InfluxDB returns it.
   const probeDev = model.devices.get('probe')!;
@@ -134,6 +156,7 @@ try {
   let final: { acked: Record<string, number>; total: number } | undefined;
   let probing = true;
   const prober = (async () => { while (probing) { await probeOnce(latencies.load); await new Promise((r) => setTimeout(r, 200)); } })();
+  const apiProber = (async () => { while (probing) { await apiOnce(); await new Promise((r) => setTimeout(r, 100)); } })();
   await new Promise<void>((resolveDone) => {
     load.on('message', (m: { type: string; acked?: number; total?: number }) => {
       if (m.type === 'connected') tStart = performance.now();
@@ -143,7 +166,7 @@ try {
   });
   const tPublished = performance.now();
   probing = false;
-  await prober;
+  await Promise.all([prober, apiProber]);
   const acked = final!.total;
   let stored = 0;
   for (;;) {
@@ -169,10 +192,11 @@ try {
     ['ingest / raw ratio', (e2e / rawRate).toFixed(2)],
     ['publish -> queryable, idle p50 / p99', `${pct(latencies.idle, 0.5).toFixed(0)} / ${pct(latencies.idle, 0.99).toFixed(0)} ms (n=${latencies.idle.length})`],
     ['publish -> queryable, under load p50 / p99', `${pct(latencies.load, 0.5).toFixed(0)} / ${pct(latencies.load, 0.99).toFixed(0)} ms (n=${latencies.load.length})`],
-    ['ingest write latency p50 / p99', `${JSON.stringify(stats.writeLatencyMs)}`],
+    ['API, a day of 1-min means (1,440 points), under load p50 / p99', `${pct(apiLatency, 0.5).toFixed(0)} / ${pct(apiLatency, 0.99).toFixed(0)} ms (n=${apiLatency.length})`],
+    ['ingest write latency p50 / p99', (({ p50, p99 }) => `${p50.toFixed(0)} / ${p99.toFixed(0)} ms`)(stats.writeLatencyMs as { p50: number; p99: number })],
   ];
   console.log(`\nPipeline benchmark (${new Date().toISOString()}, ${process.version})`);
-  for (const [k, v] of rows) console.log(`  ${k.padEnd(46)} ${v}`);
+  for (const [k, v] of rows) console.log(`  ${k.padEnd(62)} ${v}`);
   await probe.endAsync();
 } finally {
   await cleanup();
