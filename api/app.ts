@@ -10,8 +10,10 @@ import { requireApiKey } from './auth.ts';
 import { contextPlugin, type ApiContext } from './context.ts';
 import { errorBody, errorSchema, notFound, toApiError } from './errors.ts';
 import { ROLES } from './key-store.ts';
+import { alarmRoutes } from './routes/alarms.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { healthRoutes } from './routes/health.ts';
+import { kpiRoutes } from './routes/kpi.ts';
 import { liveRoutes } from './routes/live.ts';
 import { parkRoutes } from './routes/park.ts';
 import { statsRoutes } from './routes/stats.ts';
@@ -81,6 +83,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     v1.register(telemetryRoutes);
     v1.register(liveRoutes);
     v1.register(statsRoutes);
+    v1.register(alarmRoutes);
+    v1.register(kpiRoutes);
   }, { prefix: '/api/v1' });
   return app;
 }

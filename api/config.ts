@@ -24,6 +24,8 @@ export interface ApiConfig {
   maxPoints: number;
   /** A live WebSocket client whose unsent data exceeds this is skipped (message dropped, counted). */
   wsMaxBufferedBytes: number;
+  /** PEM certificate chain and private key files: when set, the API serves HTTPS (and wss) only. */
+  tls?: { certFile: string; keyFile: string };
 }
 
 export const DEFAULTS = Object.freeze({
@@ -60,6 +62,25 @@ function url(key: string, raw: string, protocols: string[]): string {
   return raw;
 }
 
+/** API_TLS_CERT_FILE and API_TLS_KEY_FILE: both or neither, each a readable PEM file of its kind. */
+function tlsFiles(env: NodeJS.ProcessEnv): ApiConfig['tls'] {
+  const certFile = env.API_TLS_CERT_FILE || '';
+  const keyFile = env.API_TLS_KEY_FILE || '';
+  if (!certFile && !keyFile) return undefined;
+  if (!certFile) fail('API_TLS_CERT_FILE', undefined, 'a PEM certificate file, since API_TLS_KEY_FILE is set (both or neither)');
+  if (!keyFile) fail('API_TLS_KEY_FILE', undefined, 'a PEM private key file, since API_TLS_CERT_FILE is set (both or neither)');
+  for (const [key, file, marker] of [['API_TLS_CERT_FILE', certFile, 'CERTIFICATE'], ['API_TLS_KEY_FILE', keyFile, 'PRIVATE KEY']] as const) {
+    let text = '';
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      fail(key, file, `a readable PEM file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+    if (!new RegExp(`-----BEGIN [A-Z ]*${marker}-----`).test(text)) fail(key, file, `a PEM ${marker.toLowerCase()}`);
+  }
+  return Object.freeze({ certFile, keyFile });
+}
+
 export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): Readonly<ApiConfig> {
   const host = env.API_HOST || DEFAULTS.API_HOST;
   if (!/^[A-Za-z0-9.:_-]{1,253}$/.test(host)) fail('API_HOST', host, 'a host name or IP address to listen on');
@@ -82,5 +103,6 @@ export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Ap
     lastValuesLookback: lookback,
     maxPoints: int(env, 'API_MAX_POINTS', 10, 1_000_000),
     wsMaxBufferedBytes: int(env, 'API_WS_MAX_BUFFERED_BYTES', 1024, 1024 ** 3),
+    tls: tlsFiles(env),
   });
 }

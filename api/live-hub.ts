@@ -4,6 +4,7 @@
  * (status topics are retained, so the API knows them as soon as it subscribes), and hands each
  * event, serialised once, to every listener. Invalid messages are dropped and counted. No I/O.
  */
+import { ALARM_TOPIC, parseAlarmEvent, type AlarmEvent } from '../core/alarms/events.ts';
 import { parseStatus, parseTelemetry, resolveTopic, type MetricValue } from '../core/contract.ts';
 import type { ErrorCode } from '../core/errors.ts';
 import type { DeviceModel, ParkModel } from '../core/model.ts';
@@ -11,7 +12,11 @@ import type { DeviceModel, ParkModel } from '../core/model.ts';
 interface EventPlace { device: string; park: string; enterprise: string; workshop: string; line?: string; kind: string }
 export interface TelemetryEvent extends EventPlace { type: 'telemetry'; ts: number; seq?: number; metrics: Record<string, MetricValue> }
 export interface StatusEvent extends EventPlace { type: 'status'; state: 'online' | 'offline'; ts: number; info?: string }
-export type LiveEvent = TelemetryEvent | StatusEvent;
+/** A raise or clear from ingest's alarm rules (sp/v1/_sys/alarms); place fields from the model. */
+export interface AlarmLiveEvent extends Omit<AlarmEvent, 'emittedAt'> { type: 'alarm' }
+/** An acknowledgement made through this API instance. */
+export interface AlarmAckLiveEvent extends EventPlace { type: 'alarm_ack'; id: string; rule: string; ackedAt: number; ackedBy: string; note?: string }
+export type LiveEvent = TelemetryEvent | StatusEvent | AlarmLiveEvent | AlarmAckLiveEvent;
 
 export interface DeviceStatus {
   state: 'online' | 'offline';
@@ -24,6 +29,7 @@ export interface LiveCounters {
   messages: number;
   telemetryReadings: number;
   statusMessages: number;
+  alarmEvents?: number;
   invalid: number;
   invalidByCode: Partial<Record<ErrorCode, number>>;
 }
@@ -38,6 +44,8 @@ export interface LiveSource {
   /** Registers a listener; returns the function that removes it. */
   subscribe(listener: (event: LiveEvent, json: string) => void): () => void;
   counters(): LiveCounters;
+  /** Pushes an acknowledgement made through this API to the live clients. */
+  alarmAcknowledged?(ack: Omit<AlarmAckLiveEvent, 'type'>): void;
 }
 
 function place(d: DeviceModel): EventPlace {
@@ -82,6 +90,7 @@ export class LiveHub implements LiveSource {
   handle(topic: string, payload: Uint8Array): void {
     this.c.messages++;
     const now = this.now();
+    if (topic === ALARM_TOPIC) return this.handleAlarm(payload);
     const t = resolveTopic(this.model, topic);
     if (!t.ok) return this.refuse(t.code);
     const { device, channel } = t.value;
@@ -105,6 +114,18 @@ export class LiveHub implements LiveSource {
       if (reading.seq !== undefined) ev.seq = reading.seq;
       this.emit(ev);
     }
+  }
+
+  alarmAcknowledged(ack: Omit<AlarmAckLiveEvent, 'type'>): void {
+    this.emit({ type: 'alarm_ack', ...ack });
+  }
+
+  private handleAlarm(payload: Uint8Array): void {
+    const a = parseAlarmEvent(this.model, payload);
+    if (!a) return this.refuse('SP_ERR_PAYLOAD_SHAPE');
+    this.c.alarmEvents = (this.c.alarmEvents ?? 0) + 1;
+    const { emittedAt: _, ...rest } = a;
+    this.emit({ type: 'alarm', ...rest });
   }
 
   private emit(ev: LiveEvent): void {

@@ -1,4 +1,6 @@
 /** Entry of the API: read config, wire, start, stop on SIGINT/SIGTERM. */
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import pino from 'pino';
 import { InfluxClient } from '../core/influx/client.ts';
 import { loadParkModel } from '../core/model-file.ts';
@@ -34,6 +36,7 @@ async function stop(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   app.log.info({ signal }, 'stopping');
+  if (https) await new Promise((r) => https!.close(r));
   await app.close();
   await feed.close();
   app.log.info('stopped');
@@ -41,9 +44,27 @@ async function stop(signal: string): Promise<void> {
 process.once('SIGINT', () => void stop('SIGINT'));
 process.once('SIGTERM', () => void stop('SIGTERM'));
 
+/**
+ * HTTPS when a certificate is configured: an https server hands each request (and each
+ * WebSocket upgrade) to the app, which is built the same way as for HTTP (api/app.ts).
+ */
+let https: HttpsServer | undefined;
+async function listenTls(tls: { certFile: string; keyFile: string }): Promise<void> {
+  await app.ready();
+  const server = createHttpsServer({ cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile), minVersion: 'TLSv1.2' }, (req, res) => app.routing(req, res));
+  server.on('upgrade', (req, socket, head) => app.server.emit('upgrade', req, socket, head));
+  server.on('tlsClientError', () => {});
+  https = server;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+}
+
 try {
-  await app.listen({ host: config.host, port: config.port });
-  app.log.info({ model: model.zone.id, devices: model.devices.size, keys: keys.entries.length, influx: config.influx.url }, 'api listening');
+  if (config.tls) await listenTls(config.tls);
+  else await app.listen({ host: config.host, port: config.port });
+  app.log.info({ https: Boolean(config.tls), model: model.zone.id, devices: model.devices.size, keys: keys.entries.length, influx: config.influx.url }, 'api listening');
 } catch (e) {
   app.log.fatal({ err: (e as Error).message }, 'cannot start');
   await feed.close();

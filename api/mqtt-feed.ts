@@ -4,6 +4,7 @@
  * redelivery) and feeds a LiveHub. Emits the mqtt.js client's events for the entry to log.
  */
 import mqtt, { type MqttClient } from 'mqtt';
+import { ALARM_TOPIC } from '../core/alarms/events.ts';
 import { ALL_STATUS, ALL_TELEMETRY } from '../core/contract.ts';
 import type { ApiConfig } from './config.ts';
 import type { LiveHub } from './live-hub.ts';
@@ -25,7 +26,8 @@ export function connectMqttFeed(cfg: ApiConfig['mqtt'], hub: LiveHub): MqttFeed 
     protocolVersion: 4, // Aedes 1.x speaks MQTT 3.1.1
   });
   client.on('connect', () => {
-    client.subscribe({ [ALL_TELEMETRY]: { qos: 0 }, [ALL_STATUS]: { qos: 0 } }, (err, granted) => {
+    // alarms at QoS 1: a WebSocket client should not miss a raise the broker delivered
+    client.subscribe({ [ALL_TELEMETRY]: { qos: 0 }, [ALL_STATUS]: { qos: 0 }, [ALARM_TOPIC]: { qos: 1 } }, (err, granted) => {
       const refused = (granted ?? []).filter((g) => g.qos === 128).map((g) => g.topic);
       if (err) hub.setConnected(false, `subscribe failed: ${err.message}`);
       else if (refused.length > 0) hub.setConnected(false, `broker refused the subscription to ${refused.join(', ')}`);

@@ -1,4 +1,5 @@
 /** Broker configuration from the environment: defaults here, validated once, frozen. */
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PlatformError } from '../core/errors.ts';
 
@@ -24,6 +25,13 @@ export interface BrokerConfig {
   /** Failed logins from one address within the window before it is blocked for the window. */
   authMaxFailures: number;
   authWindowMs: number;
+  /** PEM certificate chain and private key; when both are set, MQTT over TLS and WebSocket over TLS listen too. */
+  tlsCertFile: string;
+  tlsKeyFile: string;
+  /** MQTT over TLS (mqtts); only with a certificate; 0 picks a free port, -1 disables. */
+  tlsPort: number;
+  /** MQTT over secure WebSocket (wss, path /mqtt); only with a certificate; 0 picks a free port, -1 disables. */
+  wssPort: number;
 }
 
 export const DEFAULTS: Readonly<BrokerConfig> = Object.freeze({
@@ -40,6 +48,10 @@ export const DEFAULTS: Readonly<BrokerConfig> = Object.freeze({
   connectTimeoutMs: 10_000,
   authMaxFailures: 20,
   authWindowMs: 60_000,
+  tlsCertFile: '',
+  tlsKeyFile: '',
+  tlsPort: 8883,
+  wssPort: 8084,
 });
 
 const ENV: Record<keyof BrokerConfig, string> = {
@@ -47,13 +59,37 @@ const ENV: Record<keyof BrokerConfig, string> = {
   credentialsFile: 'MQTT_CREDENTIALS_FILE', maxPacketBytes: 'MQTT_MAX_PACKET_BYTES', maxTopicLevels: 'MQTT_MAX_TOPIC_LEVELS',
   maxInflightInbound: 'MQTT_MAX_INFLIGHT', queueLimit: 'MQTT_QUEUE_LIMIT', drainTimeoutMs: 'MQTT_DRAIN_TIMEOUT_MS',
   connectTimeoutMs: 'MQTT_CONNECT_TIMEOUT_MS', authMaxFailures: 'MQTT_AUTH_MAX_FAILURES', authWindowMs: 'MQTT_AUTH_WINDOW_MS',
+  tlsCertFile: 'MQTT_TLS_CERT_FILE', tlsKeyFile: 'MQTT_TLS_KEY_FILE', tlsPort: 'MQTT_TLS_PORT', wssPort: 'MQTT_WSS_PORT',
 };
 
 const RANGES: Partial<Record<keyof BrokerConfig, [number, number]>> = {
   mqttPort: [0, 65535], wsPort: [-1, 65535], httpPort: [-1, 65535], maxPacketBytes: [64, 256 * 1024 * 1024],
   maxTopicLevels: [7, 100], maxInflightInbound: [1, 65535], queueLimit: [1, 100_000], drainTimeoutMs: [0, 3_600_000],
   connectTimeoutMs: [100, 600_000], authMaxFailures: [1, 1_000_000], authWindowMs: [1000, 86_400_000],
+  tlsPort: [-1, 65535], wssPort: [-1, 65535],
 };
+
+/** Both TLS files or neither; each readable and PEM of the right kind. */
+function checkTls(c: BrokerConfig): void {
+  const cert = ENV.tlsCertFile;
+  const key = ENV.tlsKeyFile;
+  if (!c.tlsCertFile && !c.tlsKeyFile) return;
+  if (!c.tlsCertFile || !c.tlsKeyFile) {
+    const [set, unset] = c.tlsCertFile ? [cert, key] : [key, cert];
+    throw new PlatformError('SP_ERR_CONFIG', `${unset} is not set but ${set} is: expected both (certificate chain and private key, PEM) or neither`);
+  }
+  for (const [env, file, marker] of [[cert, c.tlsCertFile, 'CERTIFICATE'], [key, c.tlsKeyFile, 'PRIVATE KEY']] as const) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new PlatformError('SP_ERR_CONFIG', `${env}=${JSON.stringify(file)}: expected a readable PEM file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+    if (!new RegExp(`-----BEGIN [A-Z ]*${marker}-----`).test(text)) {
+      throw new PlatformError('SP_ERR_CONFIG', `${env}=${JSON.stringify(file)}: expected a PEM ${marker.toLowerCase()} (no "-----BEGIN …${marker}-----" line)`);
+    }
+  }
+}
 
 export function brokerConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<BrokerConfig> = {}): Readonly<BrokerConfig> {
   const c: BrokerConfig = { ...DEFAULTS };
@@ -71,5 +107,6 @@ export function brokerConfig(env: NodeJS.ProcessEnv = process.env, overrides: Pa
   }
   Object.assign(c, overrides);
   c.credentialsFile = resolve(c.credentialsFile);
+  checkTls(c);
   return Object.freeze(c);
 }

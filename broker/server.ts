@@ -1,10 +1,15 @@
 /**
  * Builds the broker: Aedes with our hooks and limits, listeners for MQTT over TCP and over
- * WebSocket (path /mqtt), each connection behind the packet-size guard, and a small HTTP
- * server for /health and /metrics. Returns handles to stop it all.
+ * WebSocket (path /mqtt) — and, when a certificate is configured, the same two over TLS (mqtts,
+ * wss) — each connection behind the packet-size guard, and a small HTTP server for /health and
+ * /metrics. Returns handles to stop it all.
  */
+import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createNetServer, type Server as NetServer, type AddressInfo } from 'node:net';
+import { createServer as createTlsServer, createSecureContext, type TlsOptions } from 'node:tls';
+import { PlatformError } from '../core/errors.ts';
 import { Aedes, type AedesOptions } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { ParkModel } from '../core/model.ts';
@@ -31,7 +36,8 @@ export interface BrokerDeps {
 export interface RunningBroker {
   aedes: Aedes;
   metrics: Registry;
-  ports: { mqtt: number; ws: number; http: number };
+  /** Listening ports; -1 for a listener that is off (mqtts and wss are off without a certificate). */
+  ports: { mqtt: number; ws: number; http: number; mqtts: number; wss: number };
   close(): Promise<void>;
 }
 
@@ -100,14 +106,14 @@ export async function startBroker(deps: BrokerDeps): Promise<RunningBroker> {
   const mqttPort = await listen(tcp, config.mqttPort, config.host);
 
   let http: HttpServer | undefined;
-  let wss: WebSocketServer | undefined;
   let wsPort = -1;
   let httpPort = -1;
-  // The WebSocket listener has its own HTTP server, so it can be exposed apart from /metrics.
-  const wsHttp = createHttpServer((_req, res) => { res.statusCode = 426; res.end('MQTT over WebSocket lives at /mqtt\n'); });
-  if (config.wsPort >= 0) {
-    wss = new WebSocketServer({
-      server: wsHttp, path: '/mqtt', maxPayload: config.maxPacketBytes,
+  const wsServers: WebSocketServer[] = [];
+  // A WebSocket listener has its own HTTP(S) server, so it can be exposed apart from /metrics.
+  const upgradeOnly = (_req: unknown, res: { statusCode: number; end(s: string): void }) => { res.statusCode = 426; res.end('MQTT over WebSocket lives at /mqtt\n'); };
+  const attachWs = (server: HttpServer) => {
+    const wss = new WebSocketServer({
+      server, path: '/mqtt', maxPayload: config.maxPacketBytes,
       handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false),
     });
     wss.on('connection', (ws, req) => {
@@ -116,7 +122,40 @@ export async function startBroker(deps: BrokerDeps): Promise<RunningBroker> {
       stream.on('error', () => {});
       handle(stream);
     });
+    wsServers.push(wss);
+  };
+  const wsHttp = createHttpServer(upgradeOnly);
+  if (config.wsPort >= 0) {
+    attachWs(wsHttp);
     wsPort = await listen(wsHttp, config.wsPort, config.host);
+  }
+  // TLS: the same listeners with a certificate; authentication, limits and guard are the same.
+  let mqtts: NetServer | undefined;
+  let wssHttps: HttpServer | undefined;
+  let mqttsPort = -1;
+  let wssPort = -1;
+  if (config.tlsCertFile && config.tlsKeyFile) {
+    const tls: TlsOptions = { cert: readFileSync(config.tlsCertFile), key: readFileSync(config.tlsKeyFile), minVersion: 'TLSv1.2' };
+    try {
+      createSecureContext(tls);
+    } catch (e) {
+      throw new PlatformError('SP_ERR_CONFIG', `MQTT_TLS_CERT_FILE/MQTT_TLS_KEY_FILE (${config.tlsCertFile}, ${config.tlsKeyFile}): expected a certificate and its private key: ${(e as Error).message}`);
+    }
+    if (config.tlsPort >= 0) {
+      mqtts = createTlsServer({ ...tls, handshakeTimeout: config.connectTimeoutMs }, (sock) => {
+        sock.setNoDelay(true);
+        sock.on('error', () => {});
+        handle(sock);
+      });
+      mqtts.on('tlsClientError', () => {}); // failed handshakes: nothing reaches Aedes
+      mqttsPort = await listen(mqtts, config.tlsPort, config.host);
+    }
+    if (config.wssPort >= 0) {
+      wssHttps = createHttpsServer({ ...tls, handshakeTimeout: config.connectTimeoutMs }, upgradeOnly);
+      wssHttps.on('tlsClientError', () => {});
+      attachWs(wssHttps);
+      wssPort = await listen(wssHttps, config.wssPort, config.host);
+    }
   }
   if (config.httpPort >= 0) {
     http = createHttpServer((req, res) => {
@@ -140,12 +179,14 @@ export async function startBroker(deps: BrokerDeps): Promise<RunningBroker> {
   const closeServer = (s: NetServer | HttpServer | undefined) =>
     new Promise<void>((r) => (s && s.listening ? s.close(() => r()) : r()));
   return {
-    aedes, metrics, ports: { mqtt: mqttPort, ws: wsPort, http: httpPort },
+    aedes, metrics, ports: { mqtt: mqttPort, ws: wsPort, http: httpPort, mqtts: mqttsPort, wss: wssPort },
     close: async () => {
       await new Promise<void>((r) => aedes.close(() => r()));
-      wss?.clients.forEach((c) => c.terminate());
-      wss?.close();
-      await Promise.all([closeServer(tcp), closeServer(wsHttp), closeServer(http)]);
+      for (const wss of wsServers) {
+        wss.clients.forEach((c) => c.terminate());
+        wss.close();
+      }
+      await Promise.all([closeServer(tcp), closeServer(wsHttp), closeServer(http), closeServer(mqtts), closeServer(wssHttps)]);
     },
   };
 }

@@ -26,9 +26,11 @@ export const ERROR_CODES = {
   SP_ERR_SEQ: 'the "seq" field must be a non-negative integer',
   SP_ERR_STATUS: 'the status payload must be {"state": "online"|"offline", ...}',
   SP_ERR_DB_REJECTED: 'InfluxDB refused the point (partial write)',
+  SP_ERR_INGEST_INTERNAL: 'ingest failed on this message (a defect of ours); the message is kept on the dead-letter topic',
   // park model and configuration
   SP_ERR_MODEL: 'the park model is invalid',
   SP_ERR_CONFIG: 'a configuration value is invalid',
+  SP_ERR_ALARM_RULES: 'the alarm rules file (config/alarms.yaml) is invalid',
   // broker
   SP_ERR_AUTH: 'bad username or password',
   SP_ERR_CLIENT_ID: 'the client id must equal the device id (or start with the service account name)',

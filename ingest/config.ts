@@ -1,6 +1,7 @@
 /** Ingest configuration from the environment: defaults here, validated once, frozen. */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { DEFAULT_ALARM_RULES } from '../core/alarms/file.ts';
 import { DEFAULT_LIMITS, TOPIC_ROOT, type ContractLimits } from '../core/contract.ts';
 import { PlatformError } from '../core/errors.ts';
 import { secretFromEnv } from '../core/secrets.ts';
@@ -29,9 +30,13 @@ export interface IngestConfig {
   httpPort: number;
   httpHost: string;
   limits: ContractLimits;
+  /** Alarm rules file (config/alarms.yaml); undefined when INGEST_ALARMS_FILE=none. */
+  alarmsFile?: string;
+  /** How often silent devices are checked. */
+  alarmTickMs: number;
 }
 
-type NumKey = 'segmentBytes' | 'maxSpoolBytes' | 'batchBytes' | 'flushIntervalMs' | 'retryMinMs' | 'retryMaxMs' | 'httpPort';
+type NumKey = 'segmentBytes' | 'maxSpoolBytes' | 'batchBytes' | 'flushIntervalMs' | 'retryMinMs' | 'retryMaxMs' | 'httpPort' | 'alarmTickMs';
 const NUMS: Record<NumKey, [env: string, def: number, lo: number, hi: number]> = {
   segmentBytes: ['INGEST_SEGMENT_BYTES', 64 * 1024 * 1024, 64 * 1024, 2 ** 31],
   maxSpoolBytes: ['INGEST_MAX_SPOOL_BYTES', 2 * 1024 ** 3, 1024 * 1024, 2 ** 50],
@@ -40,6 +45,7 @@ const NUMS: Record<NumKey, [env: string, def: number, lo: number, hi: number]> =
   retryMinMs: ['INGEST_RETRY_MIN_MS', 200, 1, 60_000],
   retryMaxMs: ['INGEST_RETRY_MAX_MS', 30_000, 1, 600_000],
   httpPort: ['INGEST_HTTP_PORT', 9102, -1, 65535],
+  alarmTickMs: ['INGEST_ALARM_TICK_MS', 1000, 10, 60_000],
 };
 
 export function ingestConfig(env: NodeJS.ProcessEnv = process.env): Readonly<IngestConfig> {
@@ -72,5 +78,6 @@ export function ingestConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Ing
     spoolWarnRatio: 0.8,
     httpHost: env.INGEST_HTTP_HOST ?? '127.0.0.1',
     limits: { ...DEFAULT_LIMITS },
+    ...(env.INGEST_ALARMS_FILE === 'none' ? {} : { alarmsFile: resolve(env.INGEST_ALARMS_FILE || DEFAULT_ALARM_RULES) }),
   });
 }

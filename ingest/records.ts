@@ -1,29 +1,36 @@
 /**
  * Turns one MQTT message into spool records: line-protocol points for good telemetry and
- * status, or one dead-letter record (`#D {json}`) for a refused message. Lines starting with
+ * status, or one dead-letter record (`#D {json}`) for a refused message; alarm events add their
+ * point and an `#A {json}` record (see ingest/alarms.ts). Lines starting with
  * `#` are comments in line protocol, so a record can never be mistaken for a point.
  * A line break can occur inside a point only within a quoted string field (names and tags
  * refuse it); the spool's records end at '\n', so such a line break is spooled as NUL (which
  * the contract refuses in text) and restored by splitChunk before the write. Pure.
  */
+import type { AlarmEvent } from '../core/alarms/events.ts';
 import {
-  deadLetter, parseStatus, parseTelemetry, resolveTopic, SYS_PREFIX, type ContractLimits, type DeadLetter, type Refusal,
+  deadLetter, parseStatus, parseTelemetry, resolveTopic, SYS_PREFIX, type ContractLimits, type DeadLetter, type Reading, type Refusal,
 } from '../core/contract.ts';
 import { deviceTags, encodePoint, readingToLine, STATUS_MEASUREMENT } from '../core/influx/line-protocol.ts';
-import type { ParkModel } from '../core/model.ts';
+import type { DeviceModel, ParkModel } from '../core/model.ts';
 
 export const DLQ_MARK = '#D ';
+/** An alarm event to publish after the write (its point is spooled on the line before). */
+export const ALARM_MARK = '#A ';
 
 export type Outcome =
-  | { kind: 'points'; records: string; points: number }
+  | { kind: 'points'; records: string; points: number; device?: DeviceModel; readings?: Reading[] }
   | { kind: 'refused'; records: string; refusal: Refusal }
   | { kind: 'ignored' };
 
+/** A refused message as its one dead-letter record. */
+export function refusedRecord(topic: string, payload: Uint8Array, refusal: Refusal, now: number): Outcome {
+  return { kind: 'refused', refusal, records: `${DLQ_MARK}${JSON.stringify(deadLetter(topic, payload, refusal, now))}\n` };
+}
+
 export function toRecords(model: ParkModel, topic: string, payload: Uint8Array, now: number, limits: ContractLimits): Outcome {
   if (topic.startsWith(`${SYS_PREFIX}/`)) return { kind: 'ignored' }; // platform topics (dead letters, alarms)
-  const refused = (refusal: Refusal): Outcome => ({
-    kind: 'refused', refusal, records: `${DLQ_MARK}${JSON.stringify(deadLetter(topic, payload, refusal, now))}\n`,
-  });
+  const refused = (refusal: Refusal): Outcome => refusedRecord(topic, payload, refusal, now);
   const t = resolveTopic(model, topic);
   if (!t.ok) return refused(t);
   const { device, channel } = t.value;
@@ -37,27 +44,36 @@ export function toRecords(model: ParkModel, topic: string, payload: Uint8Array, 
   if (!r.ok) return refused(r);
   let records = '';
   for (const reading of r.value) records += spoolLine(readingToLine(device, reading));
-  return { kind: 'points', points: r.value.length, records };
+  return { kind: 'points', points: r.value.length, records, device, readings: r.value };
 }
 
 function spoolLine(point: string): string {
   return `${point.includes('\n') ? point.replaceAll('\n', '\0') : point}\n`;
 }
 
-/** Splits a spool chunk into the line-protocol body and the dead letters it holds. */
-export function splitChunk(text: string): { body: string; points: number; deadLetters: DeadLetter[] } {
-  if (!text.includes(DLQ_MARK)) {
+/** Alarm events as spool records: the `alarm_events` point, then the event to publish. */
+export function alarmRecords(events: readonly { point: string; event: AlarmEvent }[]): string {
+  let out = '';
+  for (const e of events) out += `${spoolLine(e.point)}${ALARM_MARK}${JSON.stringify(e.event)}\n`;
+  return out;
+}
+
+/** Splits a spool chunk into the line-protocol body and the dead letters and alarm events it holds. */
+export function splitChunk(text: string): { body: string; points: number; deadLetters: DeadLetter[]; alarmEvents: AlarmEvent[] } {
+  if (!text.startsWith('#') && !text.includes('\n#')) {
     let points = 0;
     for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) points++;
-    return { body: text.includes('\0') ? text.replaceAll('\0', '\n') : text, points, deadLetters: [] };
+    return { body: text.includes('\0') ? text.replaceAll('\0', '\n') : text, points, deadLetters: [], alarmEvents: [] };
   }
   const lines = text.split('\n');
   const keep: string[] = [];
   const deadLetters: DeadLetter[] = [];
+  const alarmEvents: AlarmEvent[] = [];
   for (const line of lines) {
     if (line.startsWith(DLQ_MARK)) deadLetters.push(JSON.parse(line.slice(DLQ_MARK.length)) as DeadLetter);
+    else if (line.startsWith(ALARM_MARK)) alarmEvents.push(JSON.parse(line.slice(ALARM_MARK.length)) as AlarmEvent);
     else if (line.length > 0) keep.push(line);
   }
   const body = keep.length ? `${keep.join('\n')}\n` : '';
-  return { body: body.includes('\0') ? body.replaceAll('\0', '\n') : body, points: keep.length, deadLetters };
+  return { body: body.includes('\0') ? body.replaceAll('\0', '\n') : body, points: keep.length, deadLetters, alarmEvents };
 }

@@ -5,12 +5,15 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
+import { ALARM_TOPIC } from '../core/alarms/events.ts';
+import { loadAlarmRules } from '../core/alarms/file.ts';
 import { DLQ_TOPIC } from '../core/contract.ts';
 import { InfluxClient } from '../core/influx/client.ts';
 import { Registry } from '../core/metrics.ts';
 import type { ParkModel } from '../core/model.ts';
+import { IngestAlarms } from './alarms.ts';
 import type { IngestConfig } from './config.ts';
-import { toRecords } from './records.ts';
+import { refusedRecord, toRecords, type Outcome } from './records.ts';
 import { Spool } from './spool.ts';
 import { SpoolWriter } from './writer.ts';
 
@@ -27,6 +30,7 @@ export interface RunningIngest {
   httpPort: number;
   writer: SpoolWriter;
   spool: Spool;
+  alarms?: IngestAlarms;
   stats(): Record<string, unknown>;
   stop(): Promise<void>;
 }
@@ -38,6 +42,7 @@ export async function startIngest(cfg: Readonly<IngestConfig>, model: ParkModel,
     .describe('ingest_points_spooled_total', 'Points safely on local disk (acknowledged to the broker)')
     .describe('ingest_points_written_total', 'Points written to InfluxDB')
     .describe('ingest_write_retries_total', 'InfluxDB writes retried');
+  const alarmRules = cfg.alarmsFile ? loadAlarmRules(cfg.alarmsFile, model) : undefined; // refuses a bad file before anything starts
   const spool = new Spool({ dir: cfg.spoolDir, segmentBytes: cfg.segmentBytes });
   const influx = new InfluxClient(cfg.influx);
   try {
@@ -56,23 +61,58 @@ export async function startIngest(cfg: Readonly<IngestConfig>, model: ParkModel,
     publishDeadLetters: async (letters) => {
       await Promise.all(letters.map((l) => client.publishAsync(DLQ_TOPIC, JSON.stringify(l), { qos: 1 })));
     },
+    publishAlarmEvents: async (events) => {
+      await Promise.all(events.map((e) => client.publishAsync(ALARM_TOPIC, JSON.stringify(e), { qos: 1 })));
+      alarms?.stored(events);
+    },
     onRetry: (error, attempt, delayMs) => ev.warn?.('write failed; retrying', { error, attempt, delayMs, spooledBytes: spool.pendingBytes }),
+  });
+  let failed = false;
+  const alarms = alarmRules && new IngestAlarms({
+    rules: alarmRules, model, influx, metrics, tickMs: cfg.alarmTickMs, retryMaxMs: cfg.retryMaxMs, topics: cfg.topics,
+    append: (records) => writer.notify(spool.append(records)),
+    onRestored: (applied, open) => ev.info?.('alarm state rebuilt from InfluxDB', { applied, open }),
+    onRestoreRetry: (err) => ev.warn?.('cannot read open alarms from InfluxDB yet; retrying', { err }),
+    onError: (err) => ev.warn?.('alarm evaluation failed', { err: err.message }),
+    onFatal: (err) => {
+      failed = true;
+      ev.fatal?.('cannot write alarm events to the spool', err);
+    },
   });
   metrics.gauge('ingest_spool_pending_bytes', () => spool.pendingBytes);
 
   let warned = false;
-  let failed = false;
   const waitForRoom = async () => {
     while (spool.pendingBytes > cfg.maxSpoolBytes) await new Promise((r) => setTimeout(r, 50));
   };
   client.handleMessage = (packet, done) => {
     metrics.inc('ingest_messages_received_total');
     if (failed) return; // never acknowledge what could not be made safe
-    const out = toRecords(model, packet.topic, packet.payload as Buffer, Date.now(), cfg.limits);
+    const now = Date.now();
+    let out: Outcome;
+    try {
+      out = toRecords(model, packet.topic, packet.payload as Buffer, now, cfg.limits);
+    } catch (e) {
+      // A defect of ours must neither stop ingestion nor lose the message (the broker would
+      // redeliver it forever): it goes to the dead-letter topic with the error, and is counted.
+      metrics.inc('ingest_internal_errors_total');
+      ev.warn?.('message could not be processed; dead-lettered', { topic: packet.topic, err: (e as Error).message });
+      out = refusedRecord(packet.topic, packet.payload as Buffer, { ok: false, code: 'SP_ERR_INGEST_INTERNAL', reason: `ingest failed on this message: ${(e as Error).message}` }, now);
+    }
     if (out.kind === 'ignored') return done();
+    let events = '';
+    if (alarms && out.kind === 'points' && out.readings) {
+      try {
+        events = alarms.evaluate(out.device!, out.readings);
+      } catch (e) {
+        metrics.inc('ingest_internal_errors_total');
+        ev.warn?.('alarm evaluation failed; readings kept', { topic: packet.topic, err: (e as Error).message });
+      }
+    }
     let bytes: number;
     try {
-      bytes = spool.append(out.records);
+      // alarm events go in the same write(2) as the readings that caused them
+      bytes = spool.append(events ? out.records + events : out.records);
     } catch (e) {
       failed = true;
       ev.fatal?.('cannot write the spool; not acknowledging', e as Error);
@@ -101,6 +141,7 @@ export async function startIngest(cfg: Readonly<IngestConfig>, model: ParkModel,
   client.on('error', (err) => ev.warn?.('mqtt error', { err: err.message }));
   client.on('offline', () => ev.warn?.('mqtt offline; reconnecting'));
   writer.start();
+  alarms?.start();
 
   const stats = () => ({
     ...metrics.toJSON(), writeLatencyMs: writer.latency(), connected: client.connected,
@@ -125,8 +166,9 @@ export async function startIngest(cfg: Readonly<IngestConfig>, model: ParkModel,
     httpPort = (http.address() as AddressInfo).port;
   }
   return {
-    metrics, mqtt: client, httpPort, writer, spool, stats,
+    metrics, mqtt: client, httpPort, writer, spool, alarms, stats,
     stop: async () => {
+      alarms?.stop();
       await client.endAsync(); // DISCONNECT: the broker keeps the session (clean=false)
       await writer.stop();
       spool.close();

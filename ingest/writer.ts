@@ -1,11 +1,12 @@
 /**
  * Drains the spool into InfluxDB: reads whole records in chunks of up to `batchBytes`, writes
- * the points in one request, publishes the chunk's dead letters, and only then commits the
+ * the points in one request, publishes the chunk's dead letters and alarm events, and only then commits the
  * chunk. A chunk is sent when it is full or when `flushIntervalMs` has passed since data began
  * waiting. Failures (network, 5xx, 401/404...) are retried with exponential backoff, forever:
  * the data is on disk. A 400 means InfluxDB refused some lines and stored the rest (partial
  * write): those lines are counted and dead-lettered, never retried.
  */
+import type { AlarmEvent } from '../core/alarms/events.ts';
 import type { DeadLetter } from '../core/contract.ts';
 import type { InfluxClient } from '../core/influx/client.ts';
 import type { Registry } from '../core/metrics.ts';
@@ -18,6 +19,8 @@ export interface WriterOptions {
   metrics: Registry;
   /** Publishes dead letters; resolves once the broker has them (QoS 1). */
   publishDeadLetters: (letters: DeadLetter[]) => Promise<void>;
+  /** Publishes alarm events once their points are written; resolves once the broker has them. */
+  publishAlarmEvents?: (events: AlarmEvent[]) => Promise<void>;
   batchBytes: number;
   flushIntervalMs: number;
   retryMinMs: number;
@@ -107,7 +110,7 @@ export class SpoolWriter {
   }
 
   private async deliver(chunk: Chunk): Promise<void> {
-    const { body, points, deadLetters } = splitChunk(chunk.text);
+    const { body, points, deadLetters, alarmEvents } = splitChunk(chunk.text);
     const m = this.o.metrics;
     if (body.length > 0) {
       for (let attempt = 1; ; attempt++) {
@@ -141,19 +144,29 @@ export class SpoolWriter {
       }
     }
     if (deadLetters.length > 0) {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await this.o.publishDeadLetters(deadLetters);
-          m.inc('ingest_dead_letters_published_total', undefined, deadLetters.length);
-          break;
-        } catch (e) {
-          const delay = Math.min(this.o.retryMaxMs, this.o.retryMinMs * 2 ** Math.min(attempt - 1, 16));
-          this.o.onRetry?.(`dead-letter publish: ${(e as Error).message}`, attempt, delay);
-          await this.sleep(delay);
-          if (!this.running) return;
-        }
-      }
+      if (!await this.publish('dead-letter', () => this.o.publishDeadLetters(deadLetters))) return;
+      m.inc('ingest_dead_letters_published_total', undefined, deadLetters.length);
+    }
+    const publishAlarms = this.o.publishAlarmEvents;
+    if (alarmEvents.length > 0 && publishAlarms) {
+      if (!await this.publish('alarm', () => publishAlarms(alarmEvents))) return;
+      m.inc('ingest_alarm_events_published_total', undefined, alarmEvents.length);
     }
     this.o.spool.commit(chunk);
+  }
+
+  /** Retries a publish until the broker has it; false when stopping (the chunk stays spooled). */
+  private async publish(what: string, fn: () => Promise<void>): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await fn();
+        return true;
+      } catch (e) {
+        const delay = Math.min(this.o.retryMaxMs, this.o.retryMinMs * 2 ** Math.min(attempt - 1, 16));
+        this.o.onRetry?.(`${what} publish: ${(e as Error).message}`, attempt, delay);
+        await this.sleep(delay);
+        if (!this.running) return false;
+      }
+    }
   }
 }

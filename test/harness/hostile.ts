@@ -168,8 +168,9 @@ export class HostileGenerator {
         return { json: readingJson(parts), code: 'SP_ERR_METRIC_TYPE' };
       }
       default: {
-        // a wrong value in one position, the others valid
-        const def = rng.pick(defs);
+        // a wrong value in one position, the others valid (text metrics are rare: favour them)
+        const texts = defs.filter((x) => x.type === 'text');
+        const def = texts.length > 0 && rng.chance(0.4) ? rng.pick(texts) : rng.pick(defs);
         const { raw, code } = wrongValue(rng, def);
         const m = JSON.parse(parts.find(([k]) => k === 'metrics')![1]) as Record<string, unknown>;
         delete m[def.name];
@@ -184,7 +185,9 @@ export class HostileGenerator {
   /** One generated telemetry case. */
   payload(i: number): PayloadCase {
     const rng = this.rng;
-    const d = rng.pick(this.devices());
+    // kinds with text, integer or boolean metrics are few: give them a fair share
+    const rare = this.devices().filter((x) => [...x.kind.metrics.values()].some((m) => m.type === 'text' || m.type === 'integer' || m.type === 'boolean'));
+    const d = rng.pick(rng.chance(0.3) ? rare : this.devices());
     const c = (name: string, payload: string | Buffer, expect: Expect, readings?: Reading[]): PayloadCase =>
       ({ name: `#${i} ${name}`, device: d, payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload, 'utf8'), expect, readings });
     const kind = rng.int(0, 19);

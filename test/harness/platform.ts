@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
@@ -12,9 +13,10 @@ import { inject } from 'vitest';
 import { InfluxClient } from '../../core/influx/client.ts';
 import { ident, influxql } from '../../core/influx/influxql.ts';
 import { loadParkModel } from '../../core/model-file.ts';
-import type { ParkModel } from '../../core/model.ts';
+import type { DeviceModel, ParkModel } from '../../core/model.ts';
+import { deviceTopic } from '../../core/contract.ts';
 import { generateSecret, hashSecret } from '../../core/secrets.ts';
-import { brokerConfig } from '../../broker/config.ts';
+import { brokerConfig, type BrokerConfig } from '../../broker/config.ts';
 import { provisionCredentials, readStore, type CredentialStore } from '../../broker/credentials.ts';
 import { startBroker, type RunningBroker } from '../../broker/server.ts';
 import type { Refusal } from '../../broker/auth.ts';
@@ -31,10 +33,69 @@ export async function waitFor(what: string, pred: () => boolean | Promise<boolea
   }
 }
 
+/** GET over HTTPS trusting `ca` (fetch cannot be given a CA); returns status and body text. */
+export function httpsGet(url: string, ca: Buffer, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(url, { ca, headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { body += c; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 export interface PlatformOptions {
   /** Environment for the ingest child (merged over the defaults). */
   ingestEnv?: Record<string, string>;
   startIngest?: boolean;
+  /** An InfluxDB of the test's own (e.g. one it stops and starts) instead of the shared one. */
+  influxUrl?: string;
+  /** Broker settings over the test defaults (e.g. drainTimeoutMs, TLS files). */
+  brokerConfig?: Partial<BrokerConfig>;
+}
+
+/**
+ * A device publishing readings with unique, contiguous seq and ts (base + seq) at QoS 1, with
+ * at most `inflight` unacknowledged, until `running` is set false; counts PUBACKs. With
+ * `batch` > 1 each message carries that many readings; with `paceMs` it waits that long after
+ * each message (a device that measures at its own pace, acknowledged or not); with
+ * `resendOnError` a publish that fails (e.g. mqtt.js "Connection closed") is sent again.
+ */
+export function readingStream(
+  c: MqttClient, d: DeviceModel,
+  opts: { base: number; metric: string; inflight?: number; batch?: number; paceMs?: number; resendOnError?: boolean },
+) {
+  const topic = deviceTopic(d, 'telemetry');
+  const batch = opts.batch ?? 1;
+  const state = { acked: 0, sent: 0, errors: 0, running: true, done: Promise.resolve() };
+  // a careful device resends a reading whose publish failed (same ts: harmless if it got through)
+  const send = (body: string, n: number): Promise<void> => c.publishAsync(topic, body, { qos: 1 }).then(() => { state.acked += n; }, async (e: Error) => {
+    state.errors++;
+    if (!opts.resendOnError) throw e;
+    await new Promise((r) => setTimeout(r, 50));
+    return send(body, n);
+  });
+  const reading = (s: number) => ({ ts: opts.base + s, seq: s, metrics: { [opts.metric]: s / 10 } });
+  state.done = (async () => {
+    let seq = 0;
+    const inflight = new Set<Promise<unknown>>();
+    while (state.running) {
+      const first = seq;
+      seq += batch;
+      const body = batch === 1 ? reading(first) : { readings: Array.from({ length: batch }, (_, k) => reading(first + k)) };
+      state.sent += batch;
+      const pr = send(JSON.stringify(body), batch).finally(() => inflight.delete(pr));
+      inflight.add(pr);
+      if (inflight.size >= (opts.inflight ?? 20)) await Promise.race(inflight);
+      if (opts.paceMs) await new Promise((r) => setTimeout(r, opts.paceMs));
+    }
+    await Promise.all(inflight);
+  })();
+  return state;
 }
 
 export class TestPlatform {
@@ -52,7 +113,7 @@ export class TestPlatform {
   private readonly clients: MqttClient[] = [];
 
   constructor(private readonly opts: PlatformOptions = {}) {
-    this.influx = new InfluxClient({ url: inject('influxUrl'), db: this.db });
+    this.influx = new InfluxClient({ url: opts.influxUrl ?? inject('influxUrl'), db: this.db });
   }
 
   async start(): Promise<this> {
@@ -64,7 +125,7 @@ export class TestPlatform {
     });
     this.store = readStore(storeFile);
     this.broker = await startBroker({
-      config: brokerConfig({}, { mqttPort: 0, wsPort: 0, httpPort: -1, credentialsFile: storeFile }),
+      config: brokerConfig({}, { mqttPort: 0, wsPort: 0, httpPort: -1, credentialsFile: storeFile, ...this.opts.brokerConfig }),
       model: this.model, store: () => this.store, onRefused: (r) => this.refusals.push(r),
     });
     this.mqttUrl = `mqtt://127.0.0.1:${this.broker.ports.mqtt}`;
@@ -85,8 +146,11 @@ export class TestPlatform {
   apiKey = '';
   api: ChildProcess | undefined;
 
-  /** Starts the API as a child process (its real entry file) with an admin key. */
-  async startApi(): Promise<void> {
+  /**
+   * Starts the API as a child process (its real entry file) with an admin key. With `tls`, it
+   * serves HTTPS with that certificate (API_TLS_CERT_FILE/API_TLS_KEY_FILE) and `apiUrl` is https.
+   */
+  async startApi(tls?: { certFile: string; keyFile: string; ca: Buffer }): Promise<void> {
     const port = await freePort();
     this.apiKey = generateSecret();
     const keysFile = join(this.dir, 'api-keys.json');
@@ -95,14 +159,15 @@ export class TestPlatform {
     const env = {
       PATH: process.env.PATH ?? '', MQTT_URL: this.mqttUrl, API_MQTT_PASSWORD: this.secrets['svc-api']!, API_PORT: String(port),
       INFLUX_URL: this.influx.config.url, INFLUX_DB: this.db, API_KEYS_FILE: keysFile, LOG_LEVEL: 'warn',
+      ...(tls ? { API_TLS_CERT_FILE: tls.certFile, API_TLS_KEY_FILE: tls.keyFile } : {}),
     };
     this.api = spawn(process.execPath, ['--import', 'tsx', 'api/main.ts'], { cwd: ROOT, env, stdio: ['ignore', log, log] });
-    this.apiUrl = `http://127.0.0.1:${port}`;
+    this.apiUrl = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
     const api = this.api;
     await waitFor('api to answer', async () => {
       if (api.exitCode !== null) throw new Error(`api exited with ${api.exitCode}; see ${join(this.dir, 'api.log')}`);
       try {
-        return (await fetch(`${this.apiUrl}/health`)).ok;
+        return tls ? (await httpsGet(`${this.apiUrl}/health`, tls.ca)).status === 200 : (await fetch(`${this.apiUrl}/health`)).ok;
       } catch {
         return false;
       }
@@ -160,6 +225,14 @@ export class TestPlatform {
     const d = this.model.devices.get(deviceId)!;
     const res = await this.influx.query(influxql`SELECT count(${ident(field)}) FROM ${ident(d.kind.id)} WHERE "device" = ${deviceId}`);
     return Number(res[0]?.[0]?.values[0]?.[1] ?? 0);
+  }
+
+  /** count, min and max of `seq` stored for a device: {n, 0, n-1} means every reading once. */
+  async seqStats(deviceId: string): Promise<{ count: number; min: number; max: number }> {
+    const d = this.model.devices.get(deviceId)!;
+    const res = await this.influx.query(influxql`SELECT count(${ident('seq')}), min(${ident('seq')}), max(${ident('seq')}) FROM ${ident(d.kind.id)} WHERE "device" = ${deviceId}`);
+    const v = res[0]?.[0]?.values[0] as number[] | undefined;
+    return { count: v?.[1] ?? 0, min: v?.[2] ?? -1, max: v?.[3] ?? -1 };
   }
 
   async stop(): Promise<void> {

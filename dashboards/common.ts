@@ -1,0 +1,292 @@
+/**
+ * What every dashboard shares: the datasource (uid pinned here and in
+ * provisioning/datasources/influxdb.yaml), units from the park model, the chained template
+ * variables, panel defaults and the query helpers over dashboards/influxql.ts.
+ */
+import * as common from '@grafana/grafana-foundation-sdk/common';
+import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
+import * as stat from '@grafana/grafana-foundation-sdk/stat';
+import * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline';
+import * as table from '@grafana/grafana-foundation-sdk/table';
+import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
+import * as bargauge from '@grafana/grafana-foundation-sdk/bargauge';
+import { Fragment, ident, join } from '../core/influx/influxql.ts';
+import type { DeviceModel, ParkModel } from '../core/model.ts';
+import { and, exactly, iql, INTERVAL, tagMatchesVariable, TIME_FILTER } from './influxql.ts';
+import { InfluxQueryBuilder, type ResultFormat } from './query.ts';
+
+/** Must equal `uid` in provisioning/datasources/influxdb.yaml (a test checks it). */
+export const DATASOURCE_UID = 'smartpark-influxdb';
+export const DATASOURCE: dashboard.DataSourceRef = { type: 'influxdb', uid: DATASOURCE_UID };
+
+/** The template variables, in chain order: each one's values are filtered by those before it. */
+export const VARIABLES = ['park', 'enterprise', 'workshop', 'device'] as const;
+export type VariableName = (typeof VARIABLES)[number];
+
+// ------------------------------------------------------------------ units
+
+/** Grafana unit ids for the park model's unit symbols; others become a custom suffix. */
+const GRAFANA_UNITS: Readonly<Record<string, string>> = {
+  degC: 'celsius', kW: 'kwatt', kWh: 'kwatth', m3: 'm3', t: 'masst', kPa: 'pressurekpa', Pa: 'pressurepa',
+  bar: 'pressurebar', '%': 'percent', '%RH': 'humidity', rpm: 'rotrpm', m2: 'areaM2', '1': 'short', A: 'amp', m: 'lengthm',
+};
+const SUFFIXES: Readonly<Record<string, string>> = { m3: 'm³', m2: 'm²', '1/min': '/min', '1/m3': '/m³' };
+
+export function grafanaUnit(symbol: string | undefined): string {
+  if (symbol === undefined) return 'none';
+  const known = GRAFANA_UNITS[symbol];
+  if (known) return known;
+  const pretty = symbol.replace(/m3/g, 'm³').replace(/m2/g, 'm²').replace(/cm3/g, 'cm³');
+  return `suffix: ${SUFFIXES[symbol] ?? pretty}`;
+}
+
+/** The Grafana unit of a metric of a kind, from the park model (throws on an unknown metric). */
+export function metricUnit(model: ParkModel, kind: string, metric: string): string {
+  const def = model.kinds.get(kind)?.metrics.get(metric);
+  if (!def) throw new RangeError(`metric ${kind}.${metric} is not in the park model`);
+  return grafanaUnit(def.unit);
+}
+
+/** A rated figure of a kind (default for its devices), from the park model. */
+export function rated(model: ParkModel, kind: string, key: string): number {
+  const v = model.kinds.get(kind)?.rated[key];
+  if (v === undefined) throw new RangeError(`rated figure ${kind}.${key} is not in the park model`);
+  return v;
+}
+
+// ------------------------------------------------------------------ thresholds and mappings
+
+export type Step = [value: number | null, color: string];
+
+export function thresholds(...steps: Step[]): dashboard.ThresholdsConfigBuilder {
+  return new dashboard.ThresholdsConfigBuilder().mode(dashboard.ThresholdsMode.Absolute)
+    .steps(steps.map(([value, color]) => ({ value, color })));
+}
+
+/** Green below `warn`, orange from `warn`, red from `alarm`. */
+export const upperLimits = (warn: number, alarm: number) => thresholds([null, 'green'], [warn, 'orange'], [alarm, 'red']);
+/** Red below `lo`, green inside [lo, hi), red from `hi`: a band such as 2–8 °C. */
+export const band = (lo: number, hi: number) => thresholds([null, 'red'], [lo, 'green'], [hi, 'red']);
+/** No limit applies: one colour (a panel still states its thresholds explicitly). */
+export const noLimit = () => thresholds([null, 'green']);
+
+export const STATE_COLOURS: Readonly<Record<string, string>> = {
+  running: 'green', idle: 'yellow', stopped: 'text', fault: 'red', online: 'green', offline: 'red',
+};
+
+export function stateMappings(values: readonly string[], colours: Readonly<Record<string, string>> = STATE_COLOURS): dashboard.ValueMap[] {
+  const options: Record<string, dashboard.ValueMappingResult> = {};
+  values.forEach((v, i) => { options[v] = { text: v, color: colours[v] ?? PALETTE[i % PALETTE.length]!, index: i }; });
+  return [{ type: dashboard.MappingType.ValueToText, options }];
+}
+const PALETTE = ['blue', 'purple', 'orange', 'green', 'yellow', 'red', 'text'];
+
+/** The values of an enum metric, from the park model. */
+export function enumValues(model: ParkModel, kind: string, metric: string): readonly string[] {
+  const v = model.kinds.get(kind)?.metrics.get(metric)?.values;
+  if (!v) throw new RangeError(`metric ${kind}.${metric} is not an enum of the park model`);
+  return v;
+}
+
+// ------------------------------------------------------------------ variables
+
+/**
+ * park → enterprise → workshop → device, each `SHOW TAG VALUES` over the dashboard's
+ * measurements, filtered by the variables before it; multi-value with All, refreshed on load.
+ */
+export function variables(measurements: readonly string[] | undefined, deviceMeasurements = measurements): dashboard.QueryVariableBuilder[] {
+  return VARIABLES.map((name, i) => {
+    const m = name === 'device' ? deviceMeasurements : measurements;
+    const before = VARIABLES.slice(0, i).map((v) => tagMatchesVariable(v, v));
+    const fromClause = new Fragment(m ? iql` FROM ${exactly(m)}` : '');
+    const whereClause = new Fragment(before.length ? iql` WHERE ${and(before)}` : '');
+    const query = iql`SHOW TAG VALUES${fromClause} WITH KEY = ${ident(name)}${whereClause}`;
+    return new dashboard.QueryVariableBuilder(name)
+      .label(name[0]!.toUpperCase() + name.slice(1))
+      .datasource(DATASOURCE)
+      .query(query)
+      .refresh(dashboard.VariableRefresh.OnDashboardLoad)
+      .sort(dashboard.VariableSort.AlphabeticalAsc)
+      .multi(true)
+      .includeAll(true)
+      .current({ selected: true, text: ['All'], value: ['$__all'] });
+  });
+}
+
+/** `$timeFilter AND "park" =~ /^$park$/ AND ... AND "device" =~ /^$device$/` (and any extra conditions). */
+export function scope(extra: readonly Fragment[] = [], vars: readonly VariableName[] = VARIABLES): Fragment {
+  return and([TIME_FILTER, ...vars.map((v) => tagMatchesVariable(v, v)), ...extra]);
+}
+
+// ------------------------------------------------------------------ queries
+
+export interface Target {
+  query: string;
+  alias?: string;
+  format?: ResultFormat;
+}
+
+export function targets(list: readonly Target[]): InfluxQueryBuilder[] {
+  return list.map((t, i) => {
+    const b = new InfluxQueryBuilder(DATASOURCE, t.query).refId(String.fromCharCode(65 + i));
+    if (t.alias) b.alias(t.alias);
+    if (t.format) b.resultFormat(t.format);
+    return b;
+  });
+}
+
+/**
+ * `SELECT mean("f") AS "f", ... FROM "kind" WHERE <scope> GROUP BY time($__interval), "device" fill(null)`:
+ * the common time series of numeric metrics, one series per device and field.
+ */
+export function meanByDevice(kind: string, fields: readonly string[], extra: readonly Fragment[] = []): Target {
+  const sel = join(fields.map((f) => new Fragment(iql`mean(${ident(f)}) AS ${ident(f)}`)));
+  return {
+    query: iql`SELECT ${sel} FROM ${ident(kind)} WHERE ${scope(extra)} GROUP BY time(${INTERVAL}), "device" fill(null)`,
+    alias: fields.length > 1 ? '$tag_device $col' : '$tag_device',
+  };
+}
+
+/** One measurement by name, or several as a regex. */
+export function from(kinds: readonly string[]): Fragment {
+  return kinds.length === 1 ? ident(kinds[0]!) : exactly(kinds);
+}
+
+/** Last state (enum/string field) per interval and device, carried forward: for state timelines. */
+export function stateByDevice(kinds: readonly string[], field: string): Target {
+  return {
+    query: iql`SELECT last(${ident(field)}) AS ${ident(field)} FROM ${from(kinds)} WHERE ${scope()} GROUP BY time(${INTERVAL}), "device" fill(previous)`,
+    alias: '$tag_device',
+  };
+}
+
+/** Devices of the model by kind (for device lists in queries, e.g. main meters). */
+export function devicesOf(model: ParkModel, pred: (d: DeviceModel) => boolean): DeviceModel[] {
+  return [...model.devices.values()].filter(pred).sort((a, b) => a.id.localeCompare(b.id));
+}
+
+/**
+ * Sub-meters sit behind a workshop's main meter and must not be added to it. Until the KPI
+ * configuration (subMeters in config/production.yaml) is shared through core, the park model's
+ * convention is used, the same one the simulators document: a meter whose id or name says HVAC
+ * measures the air handling only.
+ */
+export function isSubMeter(d: DeviceModel): boolean {
+  return /hvac/i.test(d.id) || /hvac/i.test(d.name);
+}
+
+/** Workshop-level meters of a kind that are not sub-meters: one per workshop and carrier. */
+export function mainMeters(model: ParkModel, kind: string): DeviceModel[] {
+  return devicesOf(model, (d) => d.kind.id === kind && d.line === undefined && !isSubMeter(d));
+}
+
+// ------------------------------------------------------------------ panels
+
+export interface PanelBase {
+  title: string;
+  description: string;
+  unit: string;
+  thresholds: dashboard.ThresholdsConfigBuilder;
+  targets: readonly Target[];
+  /** Smallest GROUP BY interval (Grafana's "Min interval"): the reporting interval of the data. */
+  minInterval?: string;
+  w?: number;
+  h?: number;
+  min?: number;
+  max?: number;
+  decimals?: number;
+  /** Shown when the query returns nothing (e.g. `0` for a count). */
+  noValue?: string;
+}
+
+function base<T extends { noValue(v: string): T; title(t: string): T; description(d: string): T; datasource(d: dashboard.DataSourceRef): T; unit(u: string): T; thresholds(t: dashboard.ThresholdsConfigBuilder): T; targets(t: InfluxQueryBuilder[]): T; height(h: number): T; span(w: number): T; interval(i: string): T; min(m: number): T; max(m: number): T; decimals(d: number): T }>(b: T, p: PanelBase): T {
+  b.title(p.title).description(p.description).datasource(DATASOURCE).unit(p.unit).thresholds(p.thresholds)
+    .targets(targets(p.targets)).height(p.h ?? 8).span(p.w ?? 12);
+  if (p.minInterval) b.interval(p.minInterval);
+  if (p.min !== undefined) b.min(p.min);
+  if (p.max !== undefined) b.max(p.max);
+  if (p.decimals !== undefined) b.decimals(p.decimals);
+  if (p.noValue !== undefined) b.noValue(p.noValue);
+  return b;
+}
+
+export interface TimeSeriesPanel extends PanelBase {
+  /** Draw the thresholds (a band or limit lines) on the graph. */
+  showThresholds?: common.GraphThresholdsStyleMode;
+  bars?: boolean;
+  stacked?: boolean;
+}
+
+export function timeSeriesPanel(p: TimeSeriesPanel): timeseries.PanelBuilder {
+  const b = base(new timeseries.PanelBuilder(), p)
+    .lineWidth(1).fillOpacity(p.bars ? 80 : 10).spanNulls(false)
+    .legend(new common.VizLegendOptionsBuilder().showLegend(true).displayMode(common.LegendDisplayMode.List).placement(common.LegendPlacement.Bottom).calcs([]))
+    .tooltip(new common.VizTooltipOptionsBuilder().mode(common.TooltipDisplayMode.Multi).sort(common.SortOrder.None))
+    .thresholdsStyle(new common.GraphThresholdsStyleConfigBuilder().mode(p.showThresholds ?? common.GraphThresholdsStyleMode.Off));
+  if (p.bars) b.drawStyle(common.GraphDrawStyle.Bars);
+  if (p.stacked) b.stacking(new common.StackingConfigBuilder().mode(common.StackingMode.Normal));
+  return b;
+}
+
+export interface StatePanel extends PanelBase {
+  mappings: dashboard.ValueMap[];
+}
+
+export function stateTimelinePanel(p: StatePanel): statetimeline.PanelBuilder {
+  return base(new statetimeline.PanelBuilder(), p)
+    .mappings(p.mappings).showValue(common.VisibilityMode.Auto).mergeValues(true).rowHeight(0.9)
+    .colorScheme(new dashboard.FieldColorBuilder().mode(dashboard.FieldColorModeId.Thresholds))
+    .legend(new common.VizLegendOptionsBuilder().showLegend(false).displayMode(common.LegendDisplayMode.List).placement(common.LegendPlacement.Bottom).calcs([]));
+}
+
+export interface StatPanel extends PanelBase {
+  calc?: 'lastNotNull' | 'sum' | 'mean';
+  mappings?: dashboard.ValueMap[];
+}
+
+export function statPanel(p: StatPanel): stat.PanelBuilder {
+  const b = base(new stat.PanelBuilder(), p)
+    .reduceOptions(new common.ReduceDataOptionsBuilder().calcs([p.calc ?? 'lastNotNull']).values(false))
+    .colorMode(common.BigValueColorMode.Value).graphMode(common.BigValueGraphMode.None)
+    .justifyMode(common.BigValueJustifyMode.Auto).textMode(common.BigValueTextMode.ValueAndName);
+  if (p.mappings) b.mappings(p.mappings);
+  return b;
+}
+
+export function barGaugePanel(p: StatPanel): bargauge.PanelBuilder {
+  return base(new bargauge.PanelBuilder(), p)
+    .reduceOptions(new common.ReduceDataOptionsBuilder().calcs([p.calc ?? 'lastNotNull']).values(false))
+    .displayMode(common.BarGaugeDisplayMode.Gradient).orientation(common.VizOrientation.Horizontal)
+    .showUnfilled(true);
+}
+
+export function tablePanel(p: StatPanel): table.PanelBuilder {
+  const b = base(new table.PanelBuilder(), p)
+    .showHeader(true).cellHeight(common.TableCellHeight.Sm).align(common.FieldTextAlignment.Auto).inspect(false);
+  if (p.mappings) b.mappings(p.mappings);
+  return b;
+}
+
+/** A dashboard with the shared settings: tags, timezone, refresh, the chained variables. */
+export function dashboardBase(uid: string, title: string, description: string, measurements: readonly string[] | undefined, deviceMeasurements = measurements): dashboard.DashboardBuilder {
+  return new dashboard.DashboardBuilder(title)
+    .uid(uid).description(description).tags(['smart-park', 'generated'])
+    .timezone('browser').time({ from: 'now-6h', to: 'now' }).refresh('1m').readonly()
+    .tooltip(dashboard.DashboardCursorSync.Crosshair)
+    .variables(variables(measurements, deviceMeasurements));
+}
+
+/** Adds panels with ids 1..n in order, and rows as they come. */
+export function addPanels(d: dashboard.DashboardBuilder, items: readonly (dashboard.RowBuilder | { id(n: number): unknown; build(): dashboard.Panel })[]): dashboard.DashboardBuilder {
+  let id = 0;
+  for (const it of items) {
+    if (it instanceof dashboard.RowBuilder) d.withRow(it.id(++id));
+    else {
+      it.id(++id);
+      d.withPanel(it as unknown as { build(): dashboard.Panel });
+    }
+  }
+  return d;
+}
+
+export const row = (title: string) => new dashboard.RowBuilder(title);

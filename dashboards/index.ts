@@ -1,0 +1,21 @@
+/** Every dashboard, by the file name it is written to in dashboards/generated/. */
+import type * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
+import type { ParkModel } from '../core/model.ts';
+import { ceramicsDashboard } from './ceramics.ts';
+import { energyDashboard } from './energy.ts';
+import { overviewDashboard } from './overview.ts';
+import { vaccineDashboard } from './vaccine.ts';
+
+export const DASHBOARDS: Readonly<Record<string, (model: ParkModel) => dashboard.Dashboard>> = {
+  'park-overview.json': overviewDashboard,
+  'ceramic-tile-line.json': ceramicsDashboard,
+  'vaccine-plant.json': vaccineDashboard,
+  'energy.json': energyDashboard,
+};
+
+/** The generated files: name → JSON text (2-space indent, trailing newline), in a stable order. */
+export function renderDashboards(model: ParkModel): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [file, make] of Object.entries(DASHBOARDS)) out.set(file, `${JSON.stringify(make(model), null, 2)}\n`);
+  return out;
+}
