@@ -6,7 +6,8 @@
  * core/model-file.ts.
  */
 import { PlatformError } from './errors.ts';
-import { ID_PATTERN, METRIC_PATTERN, show } from './ids.ts';
+import { ID_PATTERN, METRIC_PATTERN } from './ids.ts';
+import { isObj, Problems, type Obj } from './problems.ts';
 
 export const METRIC_TYPES = ['number', 'counter', 'integer', 'boolean', 'enum', 'text'] as const;
 export type MetricType = (typeof METRIC_TYPES)[number];
@@ -72,16 +73,6 @@ export interface ParkModel {
   readonly devices: ReadonlyMap<string, DeviceModel>;
 }
 
-/** Collects every problem of the file before refusing it, so one run shows them all. */
-class Problems {
-  readonly list: string[] = [];
-  add(path: string, value: unknown, expected: string): void {
-    this.list.push(`${path}: ${show(value)} — expected ${expected}`);
-  }
-}
-
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function reqObj(p: Problems, path: string, v: unknown): Obj | undefined {
   if (isObj(v)) return v;

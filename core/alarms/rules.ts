@@ -5,9 +5,10 @@
  * (rated figures, scope), so evaluation does no lookups beyond a Map get. Pure.
  */
 import { PlatformError } from '../errors.ts';
-import { ID_PATTERN, METRIC_PATTERN, show } from '../ids.ts';
+import { ID_PATTERN, METRIC_PATTERN } from '../ids.ts';
 import { durationMs } from '../influx/influxql.ts';
 import type { DeviceModel, ParkModel } from '../model.ts';
+import { isObj, Problems, type Obj } from '../problems.ts';
 
 export const SEVERITIES = ['info', 'warning', 'major', 'critical'] as const;
 export type Severity = (typeof SEVERITIES)[number];
@@ -102,14 +103,6 @@ export interface AlarmRules {
   readonly byDevice: ReadonlyMap<string, readonly BoundRule[]>;
 }
 
-class Problems {
-  readonly list: string[] = [];
-  add(path: string, value: unknown, expected: string): void {
-    this.list.push(`${path}: ${show(value)} — expected ${expected}`);
-  }
-}
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function keys(p: Problems, path: string, o: Obj, allowed: readonly string[]): void {
   for (const k of Object.keys(o)) if (!allowed.includes(k)) p.add(`${path}.${k}`, k, `one of the keys ${allowed.join(', ')}`);

@@ -6,7 +6,7 @@
  */
 import { DURATION_PATTERN, durationMs } from '../influx/influxql.ts';
 import type { DeviceModel, ParkModel } from '../model.ts';
-import { deepFreeze, Problems, type Obj } from './problems.ts';
+import { deepFreeze, Problems, type Obj } from '../problems.ts';
 import { unitFactor, type Standards } from './standards.ts';
 
 export interface Term { readonly device: string; readonly metric: string; readonly factor: number }

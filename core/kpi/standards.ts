@@ -4,7 +4,7 @@
  * `loadStandards` in core/kpi/config-file.ts. Every value keeps its source and confidence so that
  * results can say which coefficient they used.
  */
-import { deepFreeze, Problems } from './problems.ts';
+import { deepFreeze, Problems } from '../problems.ts';
 
 export const CONFIDENCE = ['C', 'T', 'S'] as const;
 export type Confidence = (typeof CONFIDENCE)[number];

@@ -1,9 +1,9 @@
 /**
- * Validation helpers shared by the KPI config parsers (standards.ts, production.ts): every problem
- * of a file is collected with its path, the value and what was expected, then refused at once.
+ * Validation helpers shared by every config parser (park model, alarm rules, KPI standards and
+ * production): every problem of a file is collected with its path, the value and what was expected, then refused at once.
  */
-import { PlatformError } from '../errors.ts';
-import { show } from '../ids.ts';
+import { PlatformError } from './errors.ts';
+import { show } from './ids.ts';
 
 export type Obj = Record<string, unknown>;
 export const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
