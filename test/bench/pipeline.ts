@@ -7,7 +7,7 @@
  *   node --import tsx test/bench/pipeline.ts [--devices 100] [--seconds 20] [--inflight 20] [--profile DIR]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -21,6 +21,7 @@ import { loadParkModel } from '../../core/model-file.ts';
 import { generateSecret, hashSecret } from '../../core/secrets.ts';
 import { provisionCredentials } from '../../broker/credentials.ts';
 import { freePort, startInfluxd } from '../../scripts/influxd.ts';
+import { lineChart } from './svg-chart.ts';
 
 const { values: a } = parseArgs({ options: {
   devices: { type: 'string', default: '100' }, seconds: { type: 'string', default: '20' }, inflight: { type: 'string', default: '20' },
@@ -153,25 +154,30 @@ try {
   const base = Date.now() - 2 * 3_600_000;
   load.send({ url: env.MQTT_URL, seconds: SECONDS, inflight: INFLIGHT, base, devices: ids.map((id) => ({ id, password: secrets[id], topic: deviceTopic(model.devices.get(id)!, 'telemetry') })) });
   let tStart = 0;
+  const ackedAt: [number, number][] = [];
+  const storedAt: [number, number][] = [];
+  const countStored = async () => Number((await db.query(influxql`SELECT count(${ident('seq')}) FROM ${ident('roller_kiln')} WHERE "device" != ${'probe'}`))[0]?.[0]?.values[0]?.[1] ?? 0);
   let final: { acked: Record<string, number>; total: number } | undefined;
   let probing = true;
   const prober = (async () => { while (probing) { await probeOnce(latencies.load); await new Promise((r) => setTimeout(r, 200)); } })();
+  const storedSampler = (async () => { while (probing) { if (tStart) storedAt.push([(performance.now() - tStart) / 1000, await countStored()]); await new Promise((r) => setTimeout(r, 2000)); } })();
   const apiProber = (async () => { while (probing) { await apiOnce(); await new Promise((r) => setTimeout(r, 100)); } })();
   await new Promise<void>((resolveDone) => {
     load.on('message', (m: { type: string; acked?: number; total?: number }) => {
       if (m.type === 'connected') tStart = performance.now();
+      if (m.type === 'progress') ackedAt.push([(performance.now() - tStart) / 1000, m.acked!]);
       if (m.type === 'progress') say(`  ${((performance.now() - tStart) / 1000).toFixed(1)} s  acked ${m.acked}  (${(m.acked! / ((performance.now() - tStart) / 1000)).toFixed(0)} msg/s)`);
       if (m.type === 'done') { final = m as never; resolveDone(); }
     });
   });
   const tPublished = performance.now();
   probing = false;
-  await Promise.all([prober, apiProber]);
+  await Promise.all([prober, apiProber, storedSampler]);
   const acked = final!.total;
   let stored = 0;
   for (;;) {
-    const r = await db.query(influxql`SELECT count(${ident('seq')}) FROM ${ident('roller_kiln')} WHERE "device" != ${'probe'}`);
-    stored = Number(r[0]?.[0]?.values[0]?.[1] ?? 0);
+    stored = await countStored();
+    storedAt.push([(performance.now() - tStart) / 1000, stored]);
     if (stored >= acked) break;
     if (performance.now() - tPublished > 120_000) break;
     await new Promise((res) => setTimeout(res, 100));
@@ -198,6 +204,12 @@ try {
   console.log(`\nPipeline benchmark (${new Date().toISOString()}, ${process.version})`);
   for (const [k, v] of rows) console.log(`  ${k.padEnd(62)} ${v}`);
   await probe.endAsync();
+  // the same run as a picture: messages acknowledged by the broker and stored in InfluxDB over time
+  mkdirSync(join(ROOT, 'data', 'bench'), { recursive: true });
+  const svg = join(ROOT, 'data', 'bench', `pipeline-${new Date().toISOString().replace(/[:.]/g, '-')}.svg`);
+  writeFileSync(svg, lineChart(`Pipeline: ${N} devices, ${e2e.toFixed(0)} msg/s end to end, zero loss`, 'seconds since the first publish', 'messages',
+    [{ name: 'acknowledged by the broker', points: [[0, 0], ...ackedAt] }, { name: 'stored in InfluxDB', points: storedAt }]));
+  console.log(`  chart: ${svg}`);
 } finally {
   await cleanup();
 }
