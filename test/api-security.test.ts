@@ -3,21 +3,15 @@
  * refused, or bound as literals and match nothing), the data is all there afterwards; API keys
  * and roles (401/403); health reports which dependency is down; stats count refusals; OpenAPI.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../api/app.ts';
-import { KeyStore } from '../api/key-store.ts';
 import { queryLastValues } from '../api/last-values.ts';
 import { LiveHub } from '../api/live-hub.ts';
 import { InfluxClient } from '../core/influx/client.ts';
 import { influxql } from '../core/influx/influxql.ts';
 import { readingToLine } from '../core/influx/line-protocol.ts';
 import { parseParkModel, type ParkModel } from '../core/model.ts';
-import { hashSecret } from '../core/secrets.ts';
-import { startInfluxd, type RunningInfluxd } from '../scripts/influxd.ts';
+import { ROLE_KEYS, startApiApp, type ApiApp } from './harness/api-app.ts';
 
 const model: ParkModel = parseParkModel({
   zone: { id: 'testzone', name: 'Test zone' },
@@ -30,10 +24,9 @@ const model: ParkModel = parseParkModel({
 });
 
 const T0 = Math.floor((Date.now() - 20 * 60_000) / 60_000) * 60_000;
-const KEYS = { viewer: 'viewer-key-0123456789', engineer: 'engineer-key-0123456789', admin: 'admin-key-0123456789' };
+const KEYS = ROLE_KEYS;
 
-let influxd: RunningInfluxd | undefined;
-let dir: string;
+let api: ApiApp | undefined;
 let influx: InfluxClient;
 let app: FastifyInstance;
 let hub: LiveHub;
@@ -48,26 +41,18 @@ const countStored = async (device: string) => {
 };
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'api-sec-'));
-  const url = process.env.INFLUX_URL ?? (influxd = await startInfluxd({ dataDir: dir })).url;
-  influx = new InfluxClient({ url, db: `api_sec_${process.pid}_${Date.now()}` });
-  await influx.ensureDatabase();
   const lines: string[] = [];
   for (let i = 0; i < 6; i++) {
     lines.push(readingToLine(model.devices.get('kiln-1')!, { ts: T0 + i * 10_000, metrics: { t_firing: 1200 + i, gas_flow: 10 } }));
     lines.push(readingToLine(model.devices.get('kiln-2')!, { ts: T0 + i * 10_000, metrics: { t_firing: 900, gas_flow: 99 } }));
   }
-  expect(await influx.write(lines.join('\n'))).toEqual({ kind: 'ok' });
-  hub = new LiveHub(model);
-  const keys = new KeyStore(Object.entries(KEYS).map(([role, k]) => ({ id: role, role: role as 'viewer', hash: hashSecret(k) })));
-  app = buildApp({ model, influx, live: hub, keys });
-  await app.ready();
+  const started = await startApiApp(model, lines, 'api_sec');
+  ({ app, hub, influx } = started);
+  api = started;
 }, 30_000);
 
 afterAll(async () => {
-  await app?.close();
-  await influxd?.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await api?.stop();
 });
 
 describe('hostile parameters', () => {

@@ -3,9 +3,6 @@
  * and status, telemetry raw and aggregated (values computed by hand), and 400/404 naming the
  * parameter. Driven with app.inject(): no sockets where none are needed.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../api/app.ts';
@@ -16,7 +13,7 @@ import { readingToLine } from '../core/influx/line-protocol.ts';
 import { loadParkModel } from '../core/model-file.ts';
 import { parseParkModel, type ParkModel } from '../core/model.ts';
 import { hashSecret } from '../core/secrets.ts';
-import { startInfluxd, type RunningInfluxd } from '../scripts/influxd.ts';
+import { ROLE_KEYS, startApiApp, type ApiApp } from './harness/api-app.ts';
 
 const model: ParkModel = parseParkModel({
   zone: { id: 'testzone', name: 'Test zone' },
@@ -41,10 +38,9 @@ const model: ParkModel = parseParkModel({
 // 12 readings of kiln-1, 10 s apart, from T0 (a whole minute, 30 min ago): two 1-minute windows of 6.
 const T0 = Math.floor((Date.now() - 30 * 60_000) / 60_000) * 60_000;
 const END = T0 + 110_000;
-const KEYS = { viewer: 'viewer-key-0123456789', engineer: 'engineer-key-0123456789', admin: 'admin-key-0123456789' };
+const KEYS = ROLE_KEYS;
 
-let influxd: RunningInfluxd | undefined;
-let dir: string;
+let api: ApiApp | undefined;
 let app: FastifyInstance;
 let hub: LiveHub;
 
@@ -55,10 +51,6 @@ const get = async (url: string, role: keyof typeof KEYS = 'admin') => {
 const tele = (q: string, id = 'kiln-1') => get(`/api/v1/devices/${id}/telemetry?${q}`);
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'api-test-'));
-  const url = process.env.INFLUX_URL ?? (influxd = await startInfluxd({ dataDir: dir })).url;
-  const influx = new InfluxClient({ url, db: `api_test_${process.pid}_${Date.now()}` });
-  await influx.ensureDatabase();
   const lines: string[] = [];
   const d = (id: string) => model.devices.get(id)!;
   for (let i = 0; i < 12; i++) {
@@ -68,17 +60,13 @@ beforeAll(async () => {
     lines.push(readingToLine(d('em-1'), { ts, metrics: { energy: 1000 + i * 0.5, power: 50 } }));
     lines.push(readingToLine(d('em-2'), { ts, metrics: { energy: 7, power: 3 } }));
   }
-  expect(await influx.write(lines.join('\n'))).toEqual({ kind: 'ok' });
-  hub = new LiveHub(model);
-  const keys = new KeyStore(Object.entries(KEYS).map(([role, k]) => ({ id: role, role: role as 'viewer', hash: hashSecret(k) })));
-  app = buildApp({ model, influx, live: hub, keys });
-  await app.ready();
+  const started = await startApiApp(model, lines, 'api_test');
+  ({ app, hub } = started);
+  api = started;
 }, 30_000);
 
 afterAll(async () => {
-  await app?.close();
-  await influxd?.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await api?.stop();
 });
 
 describe('park model routes', () => {
