@@ -1,16 +1,21 @@
 /**
- * Energy (skeleton): consumption by workshop from the main meters' cumulative counters —
+ * Energy: consumption by workshop from the main meters' cumulative counters —
  * electricity, natural gas, water, steam. Per interval with non_negative_difference(last())
  * (verified on InfluxDB 1.6.7; a counter reset gives no negative bar), per range with spread().
- * Standard coal, carbon and per-unit energy come with the KPI work (see dashboards/README.md).
+ * Standard coal (GB/T 2589-2020) and carbon per carrier use the coefficients of
+ * config/standards.yaml (core/kpi/standards.ts), the same ones the KPI API uses: none is
+ * written here. Per-unit energy against GB 21252 needs a ratio across measurements, which
+ * InfluxQL 1.x cannot join: it stays with the KPI API.
  */
 import type * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import { ident } from '../core/influx/influxql.ts';
+import { loadStandards } from '../core/kpi/config-file.ts';
+import { gridFactorFor, unitFactor, type Standards } from '../core/kpi/standards.ts';
 import type { ParkModel } from '../core/model.ts';
 import {
   addPanels, barGaugePanel, dashboardBase, mainMeters, metricUnit, row, scope, thresholds, timeSeriesPanel, type Target,
 } from './common.ts';
-import { iql, INTERVAL, tagIn } from './influxql.ts';
+import { iql, INTERVAL, num, tagIn, TIME_FILTER } from './influxql.ts';
 
 /** Meter kinds and their cumulative counter, with the carrier's display name. */
 export const METERS = [
@@ -36,9 +41,57 @@ export function consumptionInRange(model: ParkModel, kind: string, counter: stri
   };
 }
 
-export function energyDashboard(model: ParkModel): dashboard.Dashboard {
+/**
+ * A carrier's consumption per interval over all its main meters, times a factor: per device
+ * first (a counter is only comparable with itself), summed in an outer query.
+ */
+function scaledConsumption(model: ParkModel, kind: string, counter: string, factor: number, alias: string): Target {
+  const ids = mainMeters(model, kind).map((d) => d.id);
+  return {
+    query: iql`SELECT sum("d") * ${num(factor)} AS ${ident(alias)} FROM (SELECT non_negative_difference(last(${ident(counter)})) AS "d" FROM ${ident(kind)} WHERE ${scope([tagIn('device', ids)])} GROUP BY time(${INTERVAL}), "device") WHERE ${TIME_FILTER} GROUP BY time(${INTERVAL})`,
+    alias,
+  };
+}
+
+/** kgce (or kgCO2) per unit of a meter's counter, converting the meter's unit to the coefficient's. */
+function perCounterUnit(model: ParkModel, kind: string, counter: string, per: { unit: string }, value: number): number | undefined {
+  const meterUnit = model.kinds.get(kind)?.metrics.get(counter)?.unit; // the model's unit, not Grafana's
+  const f = meterUnit === undefined ? undefined : unitFactor(meterUnit, per.unit);
+  return f === undefined ? undefined : value * f;
+}
+
+function coalAndCarbonPanels(model: ParkModel, s: Standards) {
+  const coal: Target[] = [];
+  const carbon: Target[] = [];
+  const grid = gridFactorFor(s, new Date().getUTCFullYear());
+  for (const m of METERS) {
+    if (mainMeters(model, m.kind).length === 0) continue;
+    const carrierId = model.kinds.get(m.kind)?.metrics.get(m.counter)?.carrier;
+    const c = carrierId ? s.carriers.get(carrierId) : undefined;
+    const k = c && perCounterUnit(model, m.kind, m.counter, c, c.kgcePerUnit);
+    if (k !== undefined) coal.push(scaledConsumption(model, m.kind, m.counter, k, m.carrier));
+    const f = carrierId === 'electricity' ? { unit: s.grid.unit, kgCO2PerUnit: grid.kgCO2PerUnit } : carrierId ? s.carbon.get(carrierId) : undefined;
+    const kc = f && perCounterUnit(model, m.kind, m.counter, f, f.kgCO2PerUnit);
+    if (kc !== undefined) carbon.push(scaledConsumption(model, m.kind, m.counter, kc, m.carrier));
+  }
+  return [
+    row('Standard coal and carbon'),
+    timeSeriesPanel({
+      title: 'Standard coal by carrier', w: 12, bars: true, stacked: true,
+      description: `Comprehensive energy per interval in kgce: each carrier's consumption (main meters) times its GB/T 2589-2020 coefficient from config/standards.yaml (electricity ${s.carriers.get('electricity')?.kgcePerUnit} kgce/kWh, ${s.electricityValue} value).`,
+      unit: 'kgce', minInterval: '1m', min: 0, thresholds: thresholds([null, 'green']), targets: coal,
+    }),
+    timeSeriesPanel({
+      title: 'Carbon by carrier', w: 12, bars: true, stacked: true,
+      description: `CO2 per interval in kg: electricity times the grid factor (${grid.kgCO2PerUnit} kgCO2/kWh, ${grid.year} data), fuels times their factors, from config/standards.yaml.`,
+      unit: 'kgCO2', minInterval: '1m', min: 0, thresholds: thresholds([null, 'green']), targets: carbon,
+    }),
+  ];
+}
+
+export function energyDashboard(model: ParkModel, standards: Standards = loadStandards()): dashboard.Dashboard {
   const d = dashboardBase('sp-energy', 'Energy',
-    'Electricity, natural gas, water and steam by workshop from the main meters\' counters. Skeleton: standard coal (GB/T 2589), carbon and per-unit energy (GB 21252) panels follow the KPI API.',
+    'Electricity, natural gas, water and steam by workshop from the main meters\' counters, and the comprehensive energy (kgce, GB/T 2589-2020) and carbon they make, with the coefficients of config/standards.yaml. Per-unit energy against GB 21252 is in the KPI API.',
     METERS.map((m) => m.kind));
   const panels = METERS.filter((m) => mainMeters(model, m.kind).length > 0).flatMap((m) => {
     const unit = metricUnit(model, m.kind, m.counter);
@@ -58,5 +111,5 @@ export function energyDashboard(model: ParkModel): dashboard.Dashboard {
       }),
     ];
   });
-  return addPanels(d, panels).build();
+  return addPanels(d, [...panels, ...coalAndCarbonPanels(model, standards)]).build();
 }

@@ -9,6 +9,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadStandards } from '../core/kpi/config-file.ts';
+import { gridFactorFor } from '../core/kpi/standards.ts';
 import { deviceTopic } from '../core/contract.ts';
 import type { Series } from '../core/influx/client.ts';
 import type { DeviceModel } from '../core/model.ts';
@@ -224,5 +226,41 @@ describe('a single selected device', () => {
     const ids = mainMeters(p.model, 'electricity_meter').map((m) => m.id);
     expect(ids).not.toContain('al-em-hvac');
     expect(new Set(mainMeters(p.model, 'electricity_meter').map((m) => `${m.enterprise}/${m.workshop}`)).size).toBe(ids.length);
+  });
+});
+
+describe('standard coal and carbon panels', () => {
+  it('convert each interval\'s electricity and gas with the coefficients of config/standards.yaml', async () => {
+    const { d } = dashboards.find((x) => x.file === 'energy.json')!;
+    const s = loadStandards();
+    const vars = await resolveVariables(d);
+    const byTitle = (t: string) => d.panels.find((x: any) => x.title === t);
+    /** Sum over workshops per time bucket of a per-workshop consumption panel. */
+    const perBucket = async (panel: any): Promise<Map<number, number>> => {
+      const out = new Map<number, number>();
+      for (const s of await run(interpolatePanel(panel, panel.targets[0].query, vars))) {
+        for (const [t, v] of s.values) if (typeof v === 'number') out.set(t as number, (out.get(t as number) ?? 0) + v);
+      }
+      return out;
+    };
+    const scaled = async (title: string, alias: string): Promise<Map<number, number>> => {
+      const panel = byTitle(title);
+      const t = panel.targets.find((x: any) => x.alias === alias);
+      const [series] = await run(interpolatePanel(panel, t.query, vars));
+      return new Map(series!.values.filter((r) => typeof r[1] === 'number').map((r) => [r[0] as number, r[1] as number]));
+    };
+    const kwh = await perBucket(byTitle('Electricity by workshop'));
+    const gas = await perBucket(byTitle('Natural gas by workshop'));
+    const cases: [Map<number, number>, Map<number, number>, number][] = [
+      [kwh, await scaled('Standard coal by carrier', 'Electricity'), s.carriers.get('electricity')!.kgcePerUnit],
+      [gas, await scaled('Standard coal by carrier', 'Natural gas'), s.carriers.get('natural_gas')!.kgcePerUnit],
+      [kwh, await scaled('Carbon by carrier', 'Electricity'), gridFactorFor(s, new Date().getUTCFullYear()).kgCO2PerUnit],
+      [gas, await scaled('Carbon by carrier', 'Natural gas'), s.carbon.get('natural_gas')!.kgCO2PerUnit],
+    ];
+    for (const [quantity, converted, factor] of cases) {
+      expect(converted.size).toBeGreaterThan(10);
+      for (const [t, v] of converted) expect(v, `bucket ${t}`).toBeCloseTo((quantity.get(t) ?? 0) * factor, 6);
+    }
+    expect(s.carriers.get('electricity')!.kgcePerUnit).toBe(0.1229);
   });
 });
