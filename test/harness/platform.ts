@@ -201,6 +201,11 @@ export class TestPlatform {
     }
   }
 
+  /** One of ingest's counters; `absent` when it has none or ingest is not answering. */
+  async ingestStat(key: string, absent = 0): Promise<number> {
+    return Number((await this.ingestStats())?.[key] ?? absent);
+  }
+
   /** Kills ingest with a signal (default SIGKILL: no clean-up runs) and waits for it to be gone. */
   async killIngest(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     const child = this.ingest;
