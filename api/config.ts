@@ -26,6 +26,8 @@ export interface ApiConfig {
   wsMaxBufferedBytes: number;
   /** PEM certificate chain and private key files: when set, the API serves HTTPS (and wss) only. */
   tls?: { certFile: string; keyFile: string };
+  /** Hourly KPI facts for dashboards (api/kpi/rollup.ts): tick period (0 = off), hours recomputed per tick, hours caught up at start. */
+  kpiRollup: { everyMs: number; lateHours: number; catchUpHours: number };
 }
 
 export const DEFAULTS = Object.freeze({
@@ -38,6 +40,9 @@ export const DEFAULTS = Object.freeze({
   API_LAST_VALUES_LOOKBACK: '1d',
   API_MAX_POINTS: '10000',
   API_WS_MAX_BUFFERED_BYTES: String(1024 * 1024), // 1 MiB
+  API_KPI_ROLLUP_INTERVAL_MS: '60000', // recompute the open hours every minute; 0 = no rollup
+  API_KPI_ROLLUP_LATE_HOURS: '2', // hours before the current one recomputed on every tick (late data)
+  API_KPI_ROLLUP_CATCHUP_HOURS: '48', // hours computed once at start
 });
 
 function fail(key: string, value: unknown, expected: string): never {
@@ -104,5 +109,10 @@ export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Ap
     maxPoints: int(env, 'API_MAX_POINTS', 10, 1_000_000),
     wsMaxBufferedBytes: int(env, 'API_WS_MAX_BUFFERED_BYTES', 1024, 1024 ** 3),
     tls: tlsFiles(env),
+    kpiRollup: Object.freeze({
+      everyMs: int(env, 'API_KPI_ROLLUP_INTERVAL_MS', 0, 86_400_000),
+      lateHours: int(env, 'API_KPI_ROLLUP_LATE_HOURS', 0, 24 * 7),
+      catchUpHours: int(env, 'API_KPI_ROLLUP_CATCHUP_HOURS', 0, 24 * 31),
+    }),
   });
 }

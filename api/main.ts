@@ -4,7 +4,9 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import pino from 'pino';
 import { InfluxClient } from '../core/influx/client.ts';
 import { loadParkModel } from '../core/model-file.ts';
+import { loadProduction, loadStandards } from '../core/kpi/config-file.ts';
 import { buildApp } from './app.ts';
+import { KpiRollup } from './kpi/rollup.ts';
 import { loadApiConfig } from './config.ts';
 import { loadKeyStore } from './key-store.ts';
 import { LiveHub } from './live-hub.ts';
@@ -22,14 +24,23 @@ try {
 const { config, model, keys } = wiring;
 
 const hub = new LiveHub(model);
+const influx = new InfluxClient(config.influx);
 const feed = connectMqttFeed(config.mqtt, hub);
 const app = buildApp({
-  model, keys, live: hub, influx: new InfluxClient(config.influx), logger: { level, name: 'api' },
+  model, keys, live: hub, influx, logger: { level, name: 'api' },
   options: { lastValuesLookback: config.lastValuesLookback, maxPoints: config.maxPoints, wsMaxBufferedBytes: config.wsMaxBufferedBytes },
 });
 feed.client.on('connect', () => app.log.info({ url: config.mqtt.url, clientId: config.mqtt.clientId }, 'mqtt connected'));
 feed.client.on('close', () => app.log.warn({ url: config.mqtt.url }, 'mqtt disconnected'));
 feed.client.on('error', (err) => app.log.error({ err: err.message }, 'mqtt error'));
+
+// Hourly KPI facts for the dashboards (kpi_hourly); the files were already checked by the KPI routes' plugin at ready()
+const standards = loadStandards();
+const rollup = new KpiRollup({ model, influx, standards, production: loadProduction(model, standards) }, {
+  ...config.kpiRollup,
+  onTick: (hours, ms) => app.log.debug({ hours, ms }, 'kpi rollup written'),
+  onError: (err) => app.log.warn({ err: err.message }, 'kpi rollup failed; retried on the next tick'),
+});
 
 let stopping = false;
 async function stop(signal: string): Promise<void> {
@@ -37,6 +48,7 @@ async function stop(signal: string): Promise<void> {
   stopping = true;
   app.log.info({ signal }, 'stopping');
   if (https) await new Promise((r) => https!.close(r));
+  await rollup.stop();
   await app.close();
   await feed.close();
   app.log.info('stopped');
@@ -65,6 +77,7 @@ try {
   if (config.tls) await listenTls(config.tls);
   else await app.listen({ host: config.host, port: config.port });
   app.log.info({ https: Boolean(config.tls), model: model.zone.id, devices: model.devices.size, keys: keys.entries.length, influx: config.influx.url }, 'api listening');
+  rollup.start();
 } catch (e) {
   app.log.fatal({ err: (e as Error).message }, 'cannot start');
   await feed.close();

@@ -1,7 +1,11 @@
 /** Ceramic-tile line: kiln zones against set point, gas, output and run state; dryers; presses. */
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import type * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
+import { loadProduction, loadStandards } from '../core/kpi/config-file.ts';
+import type { Production } from '../core/kpi/production.ts';
+import type { Standards } from '../core/kpi/standards.ts';
 import type { ParkModel } from '../core/model.ts';
+import { oeePanels, perUnitPanels, productsOfKinds } from './kpi.ts';
 import {
   addPanels, band, dashboardBase, enumValues, meanByDevice, metricUnit, rated, row, stateByDevice, stateMappings,
   stateTimelinePanel, thresholds, timeSeriesPanel, upperLimits,
@@ -12,7 +16,8 @@ export const CERAMIC_KINDS = [
   'ball_mill', 'spray_dryer', 'hydraulic_press', 'tile_dryer', 'glazing_line', 'roller_kiln', 'polishing_line', 'sorting_line',
 ] as const;
 
-export function ceramicsDashboard(model: ParkModel): dashboard.Dashboard {
+export function ceramicsDashboard(model: ParkModel, standards: Standards = loadStandards(), production: Production = loadProduction(model, standards)): dashboard.Dashboard {
+  const products = productsOfKinds(model, production, ['roller_kiln']);
   const kiln = 'roller_kiln';
   const capacity = rated(model, kiln, 'capacityM2h');
   const fullGas = capacity * rated(model, kiln, 'gasPerM2M3');
@@ -21,9 +26,10 @@ export function ceramicsDashboard(model: ParkModel): dashboard.Dashboard {
   const dryerSp = rated(model, 'tile_dryer', 'setpointC');
   const runStates = enumValues(model, kiln, 'run_state');
   const d = dashboardBase('sp-ceramics', 'Ceramic-tile line',
-    'Porcelain floor-tile lines: roller kiln zones against set point, gas and output, run states; spray dryer and horizontal dryer gas; press strokes.',
+    'Porcelain floor-tile lines: energy per m² against the GB 21252 grades, OEE and its factors (hourly KPI facts); roller kiln zones against set point, gas and output, run states; spray dryer and horizontal dryer gas; press strokes.',
     CERAMIC_KINDS);
   return addPanels(d, [
+    ...(products.length ? [row('Energy per m² and OEE'), ...perUnitPanels(products, standards, 'kgce'), ...oeePanels(products)] : []),
     row('Roller kiln'),
     timeSeriesPanel({
       title: 'Kiln zone temperatures and firing set point', w: 24,

@@ -10,7 +10,9 @@ import * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline';
 import * as table from '@grafana/grafana-foundation-sdk/table';
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import * as bargauge from '@grafana/grafana-foundation-sdk/bargauge';
-import { Fragment, ident, join } from '../core/influx/influxql.ts';
+import type * as cog from '@grafana/grafana-foundation-sdk/cog';
+import { ALARM_EVENTS_MEASUREMENT } from '../core/alarms/events.ts';
+import { Fragment, ident, join, literal } from '../core/influx/influxql.ts';
 import type { DeviceModel, ParkModel } from '../core/model.ts';
 import { and, exactly, iql, INTERVAL, tagMatchesVariable, TIME_FILTER } from './influxql.ts';
 import { InfluxQueryBuilder, type ResultFormat } from './query.ts';
@@ -197,6 +199,12 @@ export interface PanelBase {
   decimals?: number;
   /** Shown when the query returns nothing (e.g. `0` for a count). */
   noValue?: string;
+  /** Panel time override (Grafana "Relative time"), e.g. `now/d` for today so far. */
+  timeFrom?: string;
+  /** Panel time shift (Grafana "Time shift"), e.g. `1d`: the same range a day earlier. */
+  timeShift?: string;
+  /** Per-column display settings of a multi-column panel. */
+  overrides?: readonly { name: string; unit?: string; decimals?: number; thresholds?: dashboard.ThresholdsConfigBuilder }[];
 }
 
 function base<T extends { noValue(v: string): T; title(t: string): T; description(d: string): T; datasource(d: dashboard.DataSourceRef): T; unit(u: string): T; thresholds(t: dashboard.ThresholdsConfigBuilder): T; targets(t: InfluxQueryBuilder[]): T; height(h: number): T; span(w: number): T; interval(i: string): T; min(m: number): T; max(m: number): T; decimals(d: number): T }>(b: T, p: PanelBase): T {
@@ -207,6 +215,16 @@ function base<T extends { noValue(v: string): T; title(t: string): T; descriptio
   if (p.max !== undefined) b.max(p.max);
   if (p.decimals !== undefined) b.decimals(p.decimals);
   if (p.noValue !== undefined) b.noValue(p.noValue);
+  const extra = b as unknown as { timeFrom(t: string): void; timeShift(t: string): void; overrideByName(n: string, v: dashboard.DynamicConfigValue[]): void };
+  if (p.timeFrom) extra.timeFrom(p.timeFrom);
+  if (p.timeShift) extra.timeShift(p.timeShift);
+  for (const o of p.overrides ?? []) {
+    const props: dashboard.DynamicConfigValue[] = [];
+    if (o.unit) props.push({ id: 'unit', value: o.unit });
+    if (o.decimals !== undefined) props.push({ id: 'decimals', value: o.decimals });
+    if (o.thresholds) props.push({ id: 'thresholds', value: o.thresholds.build() });
+    extra.overrideByName(o.name, props);
+  }
   return b;
 }
 
@@ -260,10 +278,16 @@ export function barGaugePanel(p: StatPanel): bargauge.PanelBuilder {
     .showUnfilled(true);
 }
 
-export function tablePanel(p: StatPanel): table.PanelBuilder {
+export interface TablePanel extends StatPanel {
+  /** Column to sort by, descending. */
+  sortDesc?: string;
+}
+
+export function tablePanel(p: TablePanel): table.PanelBuilder {
   const b = base(new table.PanelBuilder(), p)
     .showHeader(true).cellHeight(common.TableCellHeight.Sm).align(common.FieldTextAlignment.Auto).inspect(false);
   if (p.mappings) b.mappings(p.mappings);
+  if (p.sortDesc) b.sortBy([new common.TableSortByFieldStateBuilder().displayName(p.sortDesc).desc(true)]);
   return b;
 }
 
@@ -273,7 +297,46 @@ export function dashboardBase(uid: string, title: string, description: string, m
     .uid(uid).description(description).tags(['smart-park', 'generated'])
     .timezone('browser').time({ from: 'now-6h', to: 'now' }).refresh('1m').readonly()
     .tooltip(dashboard.DashboardCursorSync.Crosshair)
-    .variables(variables(measurements, deviceMeasurements));
+    .variables(variables(measurements, deviceMeasurements))
+    .annotations(alarmAnnotations());
+}
+
+// ------------------------------------------------------------------ annotations
+
+/**
+ * The InfluxDB datasource's annotation target (raw InfluxQL): Grafana reads `query` and maps the
+ * columns named here to the annotation's text and tags. The SDK types a target with the four
+ * fields of Grafana's built-in annotations only, and Grafana's schema leaves the rest to the
+ * datasource, as for panel queries.
+ */
+export interface InfluxAnnotationTarget extends dashboard.AnnotationTarget {
+  refId: string;
+  query: string;
+  rawQuery: true;
+  fromAnnotations: true;
+  textEditor: true;
+  textColumn: string;
+  tagsColumn: string;
+  titleColumn: string;
+  timeEndColumn: string;
+}
+
+/** Alarm events (alarm_events) of the devices the variables select: raised ones red, cleared ones green. */
+export function alarmAnnotations(): cog.Builder<dashboard.AnnotationQuery>[] {
+  return (['raised', 'cleared'] as const).map((state) => {
+    const where = scope([new Fragment(iql`"state" = ${literal(state)}`)]);
+    const target: InfluxAnnotationTarget = {
+      refId: 'Anno', limit: 500, matchAny: false, tags: [], type: 'tags',
+      query: iql`SELECT ${ident('message')} AS "text", ${ident('rule')}, ${ident('severity')}, ${ident('device')} FROM ${ident(ALARM_EVENTS_MEASUREMENT)} WHERE ${where}`,
+      rawQuery: true, fromAnnotations: true, textEditor: true,
+      textColumn: 'text', tagsColumn: 'rule,severity,device', titleColumn: '', timeEndColumn: '',
+    };
+    const built: dashboard.AnnotationQuery = {
+      name: state === 'raised' ? 'Alarms raised' : 'Alarms cleared', datasource: DATASOURCE, enable: true, hide: false,
+      iconColor: state === 'raised' ? 'red' : 'green', target,
+    };
+    return { build: () => structuredClone(built) };
+  });
 }
 
 /** Adds panels with ids 1..n in order, and rows as they come. */

@@ -11,9 +11,13 @@ import type * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import { ident } from '../core/influx/influxql.ts';
 import { loadStandards } from '../core/kpi/config-file.ts';
 import { gridFactorFor, unitFactor, type Standards } from '../core/kpi/standards.ts';
+import { Fragment } from '../core/influx/influxql.ts';
+import { loadProduction } from '../core/kpi/config-file.ts';
+import type { Production } from '../core/kpi/production.ts';
 import type { ParkModel } from '../core/model.ts';
+import { coalByCarrier, enterpriseFacts, KPI_MIN_INTERVAL, kpiQuery } from './kpi.ts';
 import {
-  addPanels, barGaugePanel, dashboardBase, mainMeters, metricUnit, row, scope, thresholds, timeSeriesPanel, type Target,
+  addPanels, barGaugePanel, dashboardBase, mainMeters, metricUnit, row, scope, statPanel, thresholds, timeSeriesPanel, type Target,
 } from './common.ts';
 import { iql, INTERVAL, num, tagIn, TIME_FILTER } from './influxql.ts';
 
@@ -89,9 +93,51 @@ function coalAndCarbonPanels(model: ParkModel, s: Standards) {
   ];
 }
 
-export function energyDashboard(model: ParkModel, standards: Standards = loadStandards()): dashboard.Dashboard {
+/** How far back the per-day comparison reaches (panel relative time). */
+export const DAYS_COMPARED = 14;
+
+/**
+ * By enterprise (stacked per interval) and period comparison: the range against the same range a
+ * day earlier (panel time shift), and local days side by side (GROUP BY time(1d) shifted to the
+ * production timezone), all from the hourly KPI facts.
+ */
+function enterpriseAndPeriodPanels(model: ParkModel, production: Production) {
+  const tce = new Fragment(iql`sum(${ident('kgce')}) / 1000 AS ${ident('tce')}`);
+  const offsetMin = -production.timezoneOffsetMin;
+  const localDay = new Fragment(`time(1d, ${offsetMin}m)`);
+  const rangeStat = (title: string, description: string, timeShift?: string) => statPanel({
+    title, description, w: 6, h: 5, minInterval: KPI_MIN_INTERVAL, ...(timeShift ? { timeShift } : {}),
+    unit: 'suffix: tce', decimals: 3, thresholds: thresholds([null, 'green']),
+    targets: [{ query: kpiQuery([tce], enterpriseFacts(), 'none'), alias: 'tce' }],
+  });
+  return [
+    row('By enterprise, and period comparison'),
+    timeSeriesPanel({
+      title: 'Comprehensive energy by enterprise', w: 12, bars: true, stacked: true,
+      description: 'Standard coal (kgce) of each enterprise\'s main meters per interval of whole hours (hourly KPI facts): the zone total on top.',
+      unit: 'suffix: kgce', minInterval: KPI_MIN_INTERVAL, min: 0, thresholds: thresholds([null, 'green']),
+      targets: [{ query: kpiQuery([new Fragment(iql`sum(${ident('kgce')}) AS ${ident('kgce')}`)], enterpriseFacts(), 'interval-enterprise'), alias: '$tag_enterprise' }],
+    }),
+    timeSeriesPanel({
+      title: 'Carbon by enterprise', w: 12, bars: true, stacked: true,
+      description: 'CO2 (kg) of each enterprise per interval of whole hours: electricity × the dated grid factor, fuels × their factors (config/standards.yaml).',
+      unit: 'suffix: kgCO2', minInterval: KPI_MIN_INTERVAL, min: 0, thresholds: thresholds([null, 'green']),
+      targets: [{ query: kpiQuery([new Fragment(iql`sum(${ident('kgco2')}) AS ${ident('kgco2')}`)], enterpriseFacts(), 'interval-enterprise'), alias: '$tag_enterprise' }],
+    }),
+    rangeStat('Comprehensive energy in range', 'Standard coal of the selected enterprises over the dashboard range (hours starting in it).'),
+    rangeStat('Same range a day earlier', 'The same, for the range shifted back by one day: compare with the panel on its left.', '1d'),
+    timeSeriesPanel({
+      title: `Comprehensive energy per local day, last ${DAYS_COMPARED} days`, w: 12, bars: true, stacked: true,
+      description: `Standard coal (kgce) by carrier per local day (${production.timezone}) over the last ${DAYS_COMPARED} days, whatever the dashboard range: days side by side.`,
+      unit: 'suffix: kgce', min: 0, timeFrom: `${DAYS_COMPARED}d`, thresholds: thresholds([null, 'green']),
+      targets: [{ query: iql`${new Fragment(coalByCarrier(model, 'none').query)} GROUP BY ${localDay}` }],
+    }),
+  ];
+}
+
+export function energyDashboard(model: ParkModel, standards: Standards = loadStandards(), production: Production = loadProduction(model, standards)): dashboard.Dashboard {
   const d = dashboardBase('sp-energy', 'Energy',
-    'Electricity, natural gas, water and steam by workshop from the main meters\' counters, and the comprehensive energy (kgce, GB/T 2589-2020) and carbon they make, with the coefficients of config/standards.yaml. Per-unit energy against GB 21252 is in the KPI API.',
+    'Electricity, natural gas, water and steam by workshop from the main meters\' counters, and the comprehensive energy (kgce, GB/T 2589-2020) and carbon they make, with the coefficients of config/standards.yaml; by enterprise and compared with the day before and day by day (hourly KPI facts). Per-unit energy against GB 21252 is on the Ceramic-tile line dashboard.',
     METERS.map((m) => m.kind));
   const panels = METERS.filter((m) => mainMeters(model, m.kind).length > 0).flatMap((m) => {
     const unit = metricUnit(model, m.kind, m.counter);
@@ -111,5 +157,5 @@ export function energyDashboard(model: ParkModel, standards: Standards = loadSta
       }),
     ];
   });
-  return addPanels(d, [...panels, ...coalAndCarbonPanels(model, standards)]).build();
+  return addPanels(d, [...panels, ...coalAndCarbonPanels(model, standards), ...enterpriseAndPeriodPanels(model, production)]).build();
 }

@@ -96,3 +96,30 @@ export function interpolate(query: string, ctx: Interpolation): string {
     return v ? formatVariable(v) : whole;
   });
 }
+
+/** A panel's own time settings (Grafana's "Relative time" and "Time shift" of the query options). */
+export interface PanelTime { timeFrom?: string; timeShift?: string }
+
+/**
+ * The range a panel queries: its relative time replaces the dashboard range (`now/d` = today so
+ * far in the browser's time zone, `14d` = the last 14 days, both ending now), then its time
+ * shift moves the range back.
+ */
+export function panelTimeRange(panel: PanelTime, range: { fromMs: number; toMs: number }, nowMs: number): { fromMs: number; toMs: number } {
+  let { fromMs, toMs } = range;
+  if (panel.timeFrom === 'now/d') {
+    const d = new Date(nowMs);
+    d.setHours(0, 0, 0, 0);
+    fromMs = d.getTime();
+    toMs = nowMs;
+  } else if (panel.timeFrom) {
+    fromMs = nowMs - intervalMs(panel.timeFrom);
+    toMs = nowMs;
+  }
+  if (panel.timeShift) {
+    const s = intervalMs(panel.timeShift);
+    fromMs -= s;
+    toMs -= s;
+  }
+  return { fromMs, toMs };
+}

@@ -5,12 +5,18 @@ import { STATUS_MEASUREMENT } from '../core/influx/line-protocol.ts';
 import type { ParkModel } from '../core/model.ts';
 import {
   addPanels, barGaugePanel, dashboardBase, from, mainMeters, metricUnit, row, scope, stateMappings, statPanel, tablePanel,
-  thresholds, timeSeriesPanel, type Target, VARIABLES,
+  thresholds, timeSeriesPanel, upperLimits, type Target, VARIABLES,
 } from './common.ts';
 import { and, exactly, iql, INTERVAL, INTERVAL_MS, num, RANGE_END, tagIn, tagMatchesVariable } from './influxql.ts';
+import { ALARM_EVENTS_MEASUREMENT } from '../core/alarms/events.ts';
+import { coalByCarrier, enterpriseFacts, KPI_MIN_INTERVAL, kpiQuery, ratioOfSums } from './kpi.ts';
 
 /** Device status is written on change only: the last one within this lookback before the range end counts. */
 export const STATUS_LOOKBACK = '30d';
+/** An alarm raised longer ago than this and never cleared is not shown as open. */
+export const ALARM_LOOKBACK = '30d';
+/** Panels of the "Today" row: Grafana's relative time override, today so far (browser time zone). */
+export const TODAY = 'now/d';
 
 const lookback = () => and([
   new Fragment(iql`time <= ${RANGE_END}`),
@@ -30,6 +36,33 @@ export function devicesIn(state: 'online' | 'offline'): Target {
     query: iql`SELECT count(${ident('state')}) AS ${ident(state)} FROM (SELECT last(${ident('state')}) AS ${ident('state')} FROM ${ident(STATUS_MEASUREMENT)} WHERE ${lookback()} GROUP BY "device") WHERE ${ident('state')} = ${literal(state)}`,
     alias: state,
   };
+}
+
+/** The last event of each alarm (rule × device) within the lookback, when it is a raise: the open alarms. */
+function openAlarms(select: string, outer: string): string {
+  const within = and([
+    new Fragment(iql`time <= ${RANGE_END}`),
+    new Fragment(iql`time >= ${RANGE_END} - ${duration(ALARM_LOOKBACK)}`),
+    ...VARIABLES.map((v) => tagMatchesVariable(v, v)),
+  ]);
+  const inner = iql`SELECT last(${ident('state')}) AS ${ident('state')}, ${ident('message')}, ${ident('value')}, ${ident('threshold')} FROM ${ident(ALARM_EVENTS_MEASUREMENT)} WHERE ${within} GROUP BY "device", "rule", "severity"`;
+  return `${select} FROM (${inner}) WHERE ${iql`${ident('state')} = ${literal('raised')}`}${outer}`;
+}
+
+export function openAlarmCount(): Target {
+  return { query: openAlarms(iql`SELECT count(${ident('state')}) AS ${ident('open')}`, ''), alias: 'open' };
+}
+
+export function openAlarmList(): Target {
+  return { query: openAlarms(iql`SELECT ${ident('message')}, ${ident('value')}, ${ident('threshold')}`, ' GROUP BY "device", "rule", "severity"'), format: 'table' };
+}
+
+/** Online devices ÷ devices at the end of the last hour in range, summed over enterprises. */
+export function onlineRate(): Target {
+  const inner = kpiQuery([
+    new Fragment(iql`last(${ident('devices_online')}) AS ${ident('on')}`), new Fragment(iql`last(${ident('devices')}) AS ${ident('n')}`),
+  ], enterpriseFacts(), 'none');
+  return { query: `${iql`SELECT sum(${ident('on')}) / sum(${ident('n')}) AS ${ident('online rate')}`} FROM (${inner} GROUP BY "park", "enterprise")`, alias: 'online rate' };
 }
 
 /**
@@ -56,9 +89,72 @@ export function overviewDashboard(model: ParkModel): dashboard.Dashboard {
   // the device variable picks devices of any kind: the main-meter panels follow park, enterprise, workshop only
   const mainScope = scope([tagIn('device', meters)], ['park', 'enterprise', 'workshop']);
   const d = dashboardBase('sp-overview', 'Park overview',
-    'The whole zone at a glance: electrical power by workshop main meter, devices online (last device_status), data arriving per device.',
+    'The whole zone at a glance: today\'s comprehensive energy, carbon, energy per 10,000 yuan and the enterprises ranked (hourly KPI facts), device online and data completeness rates, open alarms; electrical power by workshop main meter; devices online (last device_status); data arriving per device.',
     undefined);
+  const kgce = (extra: Fragment[] = []) => [new Fragment(iql`sum(${ident('kgce')}) / 1000 AS ${ident('tce')}`), ...extra];
   return addPanels(d, [
+    row('Today: energy, carbon, output value, data'),
+    statPanel({
+      title: 'Comprehensive energy today', w: 4, h: 5, timeFrom: TODAY, minInterval: KPI_MIN_INTERVAL,
+      description: 'Standard coal equivalent (GB/T 2589-2020) of all carriers of the selected enterprises\' main meters, today so far, from the hourly KPI facts (kpi_hourly).',
+      unit: 'suffix: tce', decimals: 2, thresholds: thresholds([null, 'green']),
+      targets: [{ query: kpiQuery(kgce(), enterpriseFacts(), 'none'), alias: 'tce' }],
+    }),
+    statPanel({
+      title: 'Carbon today', w: 4, h: 5, timeFrom: TODAY, minInterval: KPI_MIN_INTERVAL,
+      description: 'CO2 of electricity (dated grid factor) and fuels today so far, factors from config/standards.yaml.',
+      unit: 'suffix: tCO2', decimals: 2, thresholds: thresholds([null, 'green']),
+      targets: [{ query: kpiQuery([new Fragment(iql`sum(${ident('kgco2')}) / 1000 AS ${ident('tCO2')}`)], enterpriseFacts(), 'none'), alias: 'tCO2' }],
+    }),
+    statPanel({
+      title: 'Energy per 10,000 yuan of output today', w: 4, h: 5, timeFrom: TODAY, minInterval: KPI_MIN_INTERVAL,
+      description: 'Comprehensive energy ÷ output value (good output × unit price, config/production.yaml) of the enterprises with configured output, today so far. Amber above 0.5, red above 1 tce/10⁴ yuan.',
+      unit: 'suffix: tce/10⁴ yuan', decimals: 3, thresholds: upperLimits(0.5, 1),
+      targets: [{ query: kpiQuery([ratioOfSums('kgce_valued', 'output_value_yuan', 'intensity', 10)], enterpriseFacts(), 'none'), alias: 'intensity' }],
+    }),
+    statPanel({
+      title: 'Device online rate', w: 4, h: 5, minInterval: KPI_MIN_INTERVAL,
+      description: 'Devices whose last status at the end of the last hour in range is online ÷ devices (digitised-workshop device online rate).',
+      unit: 'percentunit', decimals: 1, min: 0, max: 1, thresholds: thresholds([null, 'red'], [0.9, 'orange'], [0.98, 'green']),
+      targets: [onlineRate()],
+    }),
+    statPanel({
+      title: 'Data completeness today', w: 4, h: 5, timeFrom: TODAY, minInterval: KPI_MIN_INTERVAL,
+      description: 'Readings received ÷ readings expected from each device\'s reporting interval, today so far (data collection completeness rate).',
+      unit: 'percentunit', decimals: 1, min: 0, max: 1, thresholds: thresholds([null, 'red'], [0.9, 'orange'], [0.99, 'green']),
+      targets: [{ query: kpiQuery([ratioOfSums('samples_received', 'samples_expected', 'completeness')], enterpriseFacts(), 'none'), alias: 'completeness' }],
+    }),
+    statPanel({
+      title: 'Open alarms', w: 4, h: 5, noValue: '0',
+      description: `Alarms raised and not cleared (last event of each rule and device within ${ALARM_LOOKBACK} before the end of the range is a raise).`,
+      unit: 'short', decimals: 0, thresholds: thresholds([null, 'green'], [1, 'red']),
+      targets: [openAlarmCount()],
+    }),
+    barGaugePanel({
+      title: 'Energy today by carrier', w: 8, timeFrom: TODAY, minInterval: KPI_MIN_INTERVAL,
+      description: 'Each carrier in standard coal (kgce, GB/T 2589-2020 coefficients), today so far: one scale for electricity, gas, water and steam. Quantities in their own units are on the Energy dashboard.',
+      unit: 'suffix: kgce', min: 0, thresholds: thresholds([null, 'green']),
+      targets: [coalByCarrier(model, 'none')],
+    }),
+    tablePanel({
+      title: 'Enterprises ranked by energy today', w: 16, timeFrom: TODAY, minInterval: KPI_MIN_INTERVAL, sortDesc: 'tce',
+      description: 'Comprehensive energy, carbon and energy per 10,000 yuan of output of each enterprise today so far, highest energy first. Intensity is empty for an enterprise without configured output value.',
+      unit: 'none', thresholds: thresholds([null, 'text']),
+      overrides: [{ name: 'tce', unit: 'suffix: tce', decimals: 3 }, { name: 'tCO2', unit: 'suffix: tCO2', decimals: 3 }, { name: 'tce per 10k yuan', unit: 'suffix: tce/10⁴ yuan', decimals: 3, thresholds: upperLimits(0.5, 1) }],
+      targets: [{
+        query: kpiQuery(kgce([
+          new Fragment(iql`sum(${ident('kgco2')}) / 1000 AS ${ident('tCO2')}`),
+          ratioOfSums('kgce_valued', 'output_value_yuan', 'tce per 10k yuan', 10),
+        ]), enterpriseFacts(), 'enterprise'),
+        format: 'table',
+      }],
+    }),
+    tablePanel({
+      title: 'Open alarms by device', w: 24, h: 6,
+      description: 'Each open alarm: device, rule, severity, message, the value that tripped and its threshold. Acknowledge with POST /api/v1/alarms/:id/ack.',
+      unit: 'none', thresholds: thresholds([null, 'text']),
+      targets: [openAlarmList()],
+    }),
     row('Power'),
     barGaugePanel({
       title: 'Power now by workshop', w: 8,

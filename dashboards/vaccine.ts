@@ -2,7 +2,11 @@
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import type * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import { Fragment, ident } from '../core/influx/influxql.ts';
+import { loadProduction, loadStandards } from '../core/kpi/config-file.ts';
+import type { Production } from '../core/kpi/production.ts';
+import type { Standards } from '../core/kpi/standards.ts';
 import type { ParkModel } from '../core/model.ts';
+import { oeePanels, perUnitPanels, productsOfKinds } from './kpi.ts';
 import {
   addPanels, band, dashboardBase, devicesOf, enumValues, isSubMeter, meanByDevice, metricUnit, rated, row, scope,
   stateByDevice, stateMappings, stateTimelinePanel, thresholds, timeSeriesPanel, upperLimits, type Target,
@@ -33,13 +37,14 @@ export function hvacShare(model: ParkModel): Target {
   };
 }
 
-export function vaccineDashboard(model: ParkModel): dashboard.Dashboard {
+export function vaccineDashboard(model: ParkModel, standards: Standards = loadStandards(), production: Production = loadProduction(model, standards)): dashboard.Dashboard {
+  const products = productsOfKinds(model, production, VACCINE_KINDS);
   const lowC = rated(model, 'cold_room', 'lowC');
   const highC = rated(model, 'cold_room', 'highC');
   const bioSp = rated(model, 'bioreactor', 'setpointC');
   const tol = LIMITS.bioreactorToleranceC;
   const d = dashboardBase('sp-vaccine', 'Vaccine plant',
-    'Live-vaccine workshop: cold rooms against the 2–8 °C band, cleanroom temperature, humidity and pressure cascade, HVAC share of electricity, bioreactor and freeze-dryer phases.',
+    'Live-vaccine workshop: cold rooms against the 2–8 °C band, cleanroom temperature, humidity and pressure cascade, HVAC share of electricity, kWh per 1,000 doses and OEE (hourly KPI facts), bioreactor and freeze-dryer phases.',
     VACCINE_KINDS, VACCINE_DEVICE_KINDS);
   return addPanels(d, [
     row('Cold chain'),
@@ -87,6 +92,7 @@ export function vaccineDashboard(model: ParkModel): dashboard.Dashboard {
       thresholds: thresholds([null, 'green']),
       targets: [meanByDevice('cleanroom_ahu', ['fan_power', 'chiller_power'])],
     }),
+    ...(products.length ? [row('Electricity per 1,000 doses and OEE'), ...perUnitPanels(products, standards, 'electricity'), ...oeePanels(products)] : []),
     row('Batches'),
     stateTimelinePanel({
       title: 'Bioreactor phase', h: 5,

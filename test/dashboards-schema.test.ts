@@ -32,6 +32,12 @@ function dashboardSchema(): object {
     type: 'object', required: ['refId'], additionalProperties: true,
     properties: { refId: { type: 'string' }, hide: { type: 'boolean' }, queryType: { type: 'string' }, datasource: { $ref: '#/definitions/DataSourceRef' } },
   };
+  // An annotation's target is its datasource's query too: Grafana's kind fixes the four fields
+  // of its built-in annotations and leaves the rest open (the SDK types only those four).
+  s.definitions.AnnotationTarget = {
+    type: 'object', required: ['limit', 'matchAny', 'tags', 'type'], additionalProperties: true,
+    properties: { limit: { type: 'integer' }, matchAny: { type: 'boolean' }, tags: { type: 'array', items: { type: 'string' } }, type: { type: 'string' } },
+  };
   return s;
 }
 const dashboardSchemas: Record<string, ValidateFunction> = { 'Grafana 11.6': ajv.compile(dashboardSchema()) };

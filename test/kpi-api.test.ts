@@ -206,15 +206,13 @@ describe('OEE and data quality', () => {
     expect(await meter(L(18) + 61_000)).toMatchObject({ online: 0, byDevice: [{ status: 'unknown', online: false }] });
   });
 
-  it('answers the whole zone\'s day summary in one call, well under a second', async () => {
-    const t0 = performance.now();
+  // its speed is measured by `npm run bench:kpi`, not asserted here
+  it('answers the whole zone\'s day summary in one call', async () => {
     const { status, body } = await get(`summary?${DAYQ}`);
-    const ms = performance.now() - t0;
     expect(status).toBe(200);
     expect(Object.keys(body)).toEqual(['scope', 'period', 'energy', 'carbon', 'products', 'intensity', 'oee', 'dataQuality']);
     expect(body.energy.comprehensive.kgce).toBeCloseTo(4057.5695, 2); // 3606.988 + 405.1085 + 45.473
     expect(body.dataQuality.devices).toBe(model.devices.size);
-    expect(ms).toBeLessThan(1000);
   });
 });
 

@@ -130,7 +130,7 @@ describe('fleet runner over a real broker', () => {
       faults: { dropout: 0.5, dropoutMs: 10_000, disconnect: 1 },
     });
     await delivered(s);
-    expect(Date.now() - t0).toBeLessThan(2500); // neither the dropout nor the 5 s drain timeout
+    expect(Date.now() - t0).toBeLessThan(4500); // neither the 10 s dropout nor the 5 s drain timeout (margin for a loaded machine)
     const d = s.devices[0];
     expect([d?.disconnects, d?.readings.published, d?.readings.acked, d?.expectedStored]).toEqual([1, 5, 5, 5]);
     expect(d?.status).toEqual({ published: 3, acked: 3 }); // online, online again, offline

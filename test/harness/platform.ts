@@ -150,7 +150,7 @@ export class TestPlatform {
    * Starts the API as a child process (its real entry file) with an admin key. With `tls`, it
    * serves HTTPS with that certificate (API_TLS_CERT_FILE/API_TLS_KEY_FILE) and `apiUrl` is https.
    */
-  async startApi(tls?: { certFile: string; keyFile: string; ca: Buffer }): Promise<void> {
+  async startApi(tls?: { certFile: string; keyFile: string; ca: Buffer }, extraEnv: Record<string, string> = {}): Promise<void> {
     const port = await freePort();
     this.apiKey = generateSecret();
     const keysFile = join(this.dir, 'api-keys.json');
@@ -160,6 +160,8 @@ export class TestPlatform {
       PATH: process.env.PATH ?? '', MQTT_URL: this.mqttUrl, API_MQTT_PASSWORD: this.secrets['svc-api']!, API_PORT: String(port),
       INFLUX_URL: this.influx.config.url, INFLUX_DB: this.db, API_KEYS_FILE: keysFile, LOG_LEVEL: 'warn',
       ...(tls ? { API_TLS_CERT_FILE: tls.certFile, API_TLS_KEY_FILE: tls.keyFile } : {}),
+      API_KPI_ROLLUP_INTERVAL_MS: '0', // the KPI rollup only where a test asks for it (test/kpi-rollup.test.ts)
+      ...extraEnv,
     };
     this.api = spawn(process.execPath, ['--import', 'tsx', 'api/main.ts'], { cwd: ROOT, env, stdio: ['ignore', log, log] });
     this.apiUrl = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
