@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PlatformError } from '../core/errors.ts';
+import { parsePersistenceUrl } from './persistence.ts';
 
 export interface BrokerConfig {
   host: string;
@@ -32,6 +33,8 @@ export interface BrokerConfig {
   tlsPort: number;
   /** MQTT over secure WebSocket (wss, path /mqtt); only with a certificate; 0 picks a free port, -1 disables. */
   wssPort: number;
+  /** Session persistence: '' = in memory (lost on restart), redis://host:port/db = durable (broker/persistence.ts). */
+  persistenceUrl: string;
 }
 
 export const DEFAULTS: Readonly<BrokerConfig> = Object.freeze({
@@ -52,6 +55,7 @@ export const DEFAULTS: Readonly<BrokerConfig> = Object.freeze({
   tlsKeyFile: '',
   tlsPort: 8883,
   wssPort: 8084,
+  persistenceUrl: '',
 });
 
 const ENV: Record<keyof BrokerConfig, string> = {
@@ -60,6 +64,7 @@ const ENV: Record<keyof BrokerConfig, string> = {
   maxInflightInbound: 'MQTT_MAX_INFLIGHT', queueLimit: 'MQTT_QUEUE_LIMIT', drainTimeoutMs: 'MQTT_DRAIN_TIMEOUT_MS',
   connectTimeoutMs: 'MQTT_CONNECT_TIMEOUT_MS', authMaxFailures: 'MQTT_AUTH_MAX_FAILURES', authWindowMs: 'MQTT_AUTH_WINDOW_MS',
   tlsCertFile: 'MQTT_TLS_CERT_FILE', tlsKeyFile: 'MQTT_TLS_KEY_FILE', tlsPort: 'MQTT_TLS_PORT', wssPort: 'MQTT_WSS_PORT',
+  persistenceUrl: 'MQTT_PERSISTENCE_URL',
 };
 
 const RANGES: Partial<Record<keyof BrokerConfig, [number, number]>> = {
@@ -108,5 +113,6 @@ export function brokerConfig(env: NodeJS.ProcessEnv = process.env, overrides: Pa
   Object.assign(c, overrides);
   c.credentialsFile = resolve(c.credentialsFile);
   checkTls(c);
+  parsePersistenceUrl(c.persistenceUrl); // throws naming MQTT_PERSISTENCE_URL, its value and what is expected
   return Object.freeze(c);
 }

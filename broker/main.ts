@@ -13,8 +13,9 @@ const broker = await startBroker({
   config, model, store: () => store,
   onRefused: (r) => log.warn({ code: r.code, clientId: r.clientId, ip: r.ip }, r.detail),
   onError: (where, err) => log.debug({ where, err: err.message }, 'client error'),
+  onWarning: (msg) => log.warn(msg),
 });
-log.info({ ...broker.ports, host: config.host, devices: model.devices.size }, 'broker listening');
+log.info({ ...broker.ports, host: config.host, devices: model.devices.size, persistence: broker.persistence }, 'broker listening');
 process.on('SIGHUP', () => {
   try {
     store = readStore(config.credentialsFile);

@@ -14,11 +14,11 @@ import { Aedes, type AedesOptions } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { ParkModel } from '../core/model.ts';
 import { Registry } from '../core/metrics.ts';
-import { applySessionReplayFix } from './aedes-session-fix.ts';
 import { createAuth, type Refusal } from './auth.ts';
 import type { BrokerConfig } from './config.ts';
 import type { CredentialStore } from './credentials.ts';
 import { guardConnection } from './packet-guard.ts';
+import { openPersistence } from './persistence.ts';
 import { FailureLimiter } from './rate-limit.ts';
 import { trackDeviceStatus } from './status.ts';
 
@@ -27,8 +27,9 @@ export interface BrokerDeps {
   model: ParkModel;
   /** Current credential store (may be swapped at run time, e.g. on SIGHUP). */
   store: () => CredentialStore;
-  /** Extra Aedes options (e.g. a persistence); our hooks and limits win. */
+  /** Extra Aedes options; our hooks and limits win. A persistence given here replaces config.persistenceUrl's. */
   aedesOptions?: Partial<AedesOptions>;
+  onWarning?: (msg: string) => void;
   onRefused?: (r: Refusal) => void;
   onError?: (where: string, err: Error) => void;
 }
@@ -36,6 +37,8 @@ export interface BrokerDeps {
 export interface RunningBroker {
   aedes: Aedes;
   metrics: Registry;
+  /** The session persistence in use: 'memory', or the Redis URL without credentials. */
+  persistence: string;
   /** Listening ports; -1 for a listener that is off (mqtts and wss are off without a certificate). */
   ports: { mqtt: number; ws: number; http: number; mqtts: number; wss: number };
   close(): Promise<void>;
@@ -63,8 +66,11 @@ export async function startBroker(deps: BrokerDeps): Promise<RunningBroker> {
       deps.onRefused?.(r);
     },
   });
+  // Sessions in memory (default) or in Redis (MQTT_PERSISTENCE_URL): broker/persistence.ts.
+  const store = deps.aedesOptions?.persistence ? undefined : await openPersistence(config.persistenceUrl, { onWarning: deps.onWarning });
   const aedes = await Aedes.createBroker({
     ...deps.aedesOptions,
+    ...store?.aedesOptions,
     maxTopicLevels: config.maxTopicLevels,
     maxInflightInbound: config.maxInflightInbound,
     queueLimit: config.queueLimit,
@@ -75,9 +81,8 @@ export async function startBroker(deps: BrokerDeps): Promise<RunningBroker> {
     authorizePublish: auth.authorizePublish,
     authorizeSubscribe: auth.authorizeSubscribe,
   });
-  // Aedes 1.2.0 loses QoS 1 messages when a persistent session resumes under load (a stale
-  // queue entry cleared by the PUBACK of a new message with the same id): broker/aedes-session-fix.ts.
-  if (!deps.aedesOptions?.persistence) applySessionReplayFix(aedes);
+  // memory: the session-replay fix; Redis: our session queue in Redis and PUBACK after store.
+  await store?.install(aedes);
   trackDeviceStatus(aedes, auth.principalOf);
   metrics.gauge('mqtt_clients_connected', () => aedes.connectedClients);
   aedes.on('client', () => metrics.inc('mqtt_connects_total'));
@@ -180,8 +185,10 @@ export async function startBroker(deps: BrokerDeps): Promise<RunningBroker> {
     new Promise<void>((r) => (s && s.listening ? s.close(() => r()) : r()));
   return {
     aedes, metrics, ports: { mqtt: mqttPort, ws: wsPort, http: httpPort, mqtts: mqttsPort, wss: wssPort },
+    persistence: store?.describe ?? 'custom',
     close: async () => {
       await new Promise<void>((r) => aedes.close(() => r()));
+      await store?.close();
       for (const wss of wsServers) {
         wss.clients.forEach((c) => c.terminate());
         wss.close();

@@ -6,5 +6,10 @@ cd "$(dirname "$0")/.."
 source scripts/ensure-deps.sh
 # The suite proves the contract with a client that is not ours: Mosquitto's mosquitto_pub.
 command -v mosquitto_pub >/dev/null 2>&1 || apt_install mosquitto-clients
+# The durable broker profile's tests start their own redis-server; Debian's service is not needed.
+if ! command -v redis-server >/dev/null 2>&1; then
+  apt_install redis-server
+  service redis-server stop >/dev/null 2>&1 || true
+fi
 npx tsc --noEmit -p .
 exec npx vitest run "$@"

@@ -1,7 +1,8 @@
 /**
  * Starts the real platform for a test: the shared InfluxDB (own database per platform), the
- * broker in this process on free loopback ports with freshly provisioned credentials, and
- * ingest as a child process (so a test can `kill -9` it). Nothing is mocked.
+ * broker in this process on free loopback ports with freshly provisioned credentials (or, with
+ * `brokerProcess`, as a child process from broker/main.ts that a test can `kill -9` and restart),
+ * and ingest as a child process (so a test can `kill -9` it). Nothing is mocked.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
@@ -54,8 +55,16 @@ export interface PlatformOptions {
   startIngest?: boolean;
   /** An InfluxDB of the test's own (e.g. one it stops and starts) instead of the shared one. */
   influxUrl?: string;
-  /** Broker settings over the test defaults (e.g. drainTimeoutMs, TLS files). */
+  /** Broker settings over the test defaults (e.g. drainTimeoutMs, TLS files). In-process broker only. */
   brokerConfig?: Partial<BrokerConfig>;
+  /**
+   * Run the broker as a child process (broker/main.ts, its real entry file) instead of in this
+   * process, so a test can kill it (`killBroker`) and start it again on the same ports
+   * (`startBrokerProcess`). `broker` is then unset: use `mqttUrl`, `brokerHttp`.
+   */
+  brokerProcess?: boolean;
+  /** Environment for the broker child (e.g. MQTT_PERSISTENCE_URL), over the defaults. */
+  brokerEnv?: Record<string, string>;
 }
 
 /**
@@ -109,6 +118,10 @@ export class TestPlatform {
   mqttUrl = '';
   ingest: ChildProcess | undefined;
   ingestHttp = 0;
+  /** With `brokerProcess`: the broker child, its MQTT and HTTP (/health, /stats) ports. */
+  brokerChild: ChildProcess | undefined;
+  brokerMqtt = 0;
+  brokerHttp = 0;
   private store!: CredentialStore;
   private readonly clients: MqttClient[] = [];
 
@@ -124,11 +137,15 @@ export class TestPlatform {
       generate: generateSecret, hash: (s) => hashSecret(s),
     });
     this.store = readStore(storeFile);
-    this.broker = await startBroker({
-      config: brokerConfig({}, { mqttPort: 0, wsPort: 0, httpPort: -1, credentialsFile: storeFile, ...this.opts.brokerConfig }),
-      model: this.model, store: () => this.store, onRefused: (r) => this.refusals.push(r),
-    });
-    this.mqttUrl = `mqtt://127.0.0.1:${this.broker.ports.mqtt}`;
+    if (this.opts.brokerProcess) {
+      await this.startBrokerProcess();
+    } else {
+      this.broker = await startBroker({
+        config: brokerConfig({}, { mqttPort: 0, wsPort: 0, httpPort: -1, credentialsFile: storeFile, ...this.opts.brokerConfig }),
+        model: this.model, store: () => this.store, onRefused: (r) => this.refusals.push(r),
+      });
+      this.mqttUrl = `mqtt://127.0.0.1:${this.broker.ports.mqtt}`;
+    }
     if (this.opts.startIngest !== false) await this.startIngest();
     return this;
   }
@@ -180,6 +197,44 @@ export class TestPlatform {
   async apiGet(path: string): Promise<{ status: number; body: any }> {
     const r = await fetch(`${this.apiUrl}${path}`, { headers: { 'x-api-key': this.apiKey } });
     return { status: r.status, body: await r.json() };
+  }
+
+  /**
+   * (`brokerProcess`) Starts the broker child — again on the same ports after `killBroker` — and
+   * waits until it answers /health.
+   */
+  async startBrokerProcess(): Promise<void> {
+    this.brokerMqtt ||= await freePort();
+    this.brokerHttp ||= await freePort();
+    this.mqttUrl = `mqtt://127.0.0.1:${this.brokerMqtt}`;
+    const log = openSync(join(this.dir, 'broker.log'), 'a');
+    const env = {
+      PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', MQTT_CREDENTIALS_FILE: join(this.dir, 'mqtt-credentials.json'),
+      MQTT_PORT: String(this.brokerMqtt), MQTT_WS_PORT: '-1', BROKER_HTTP_PORT: String(this.brokerHttp),
+      ...this.opts.brokerEnv,
+    };
+    const child = spawn(process.execPath, ['--import', 'tsx', 'broker/main.ts'], { cwd: ROOT, env, stdio: ['ignore', log, log] });
+    this.brokerChild = child;
+    await waitFor('broker to answer', async () => {
+      if (child.exitCode !== null) throw new Error(`broker exited with ${child.exitCode}; see ${join(this.dir, 'broker.log')}`);
+      try {
+        return (await fetch(`http://127.0.0.1:${this.brokerHttp}/health`)).ok;
+      } catch {
+        return false;
+      }
+    });
+  }
+
+  /** (`brokerProcess`) Kills the broker child (default SIGKILL: nothing is flushed) and waits for it to be gone. */
+  async killBroker(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const child = this.brokerChild;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const gone = new Promise((r) => child.once('exit', r));
+    child.kill(signal);
+    const t = setTimeout(() => child.kill('SIGKILL'), 5000); // a broker that does not stop on SIGTERM
+    await gone;
+    clearTimeout(t);
+    this.brokerChild = undefined;
   }
 
   /** Starts ingest as a child process and waits until it is subscribed. */
@@ -251,6 +306,7 @@ export class TestPlatform {
       await gone;
     }
     await this.broker?.close();
+    await this.killBroker('SIGTERM');
     await this.influx.query(influxql`DROP DATABASE ${ident(this.db)}`, { db: null }).catch(() => {});
     rmSync(this.dir, { recursive: true, force: true });
   }
