@@ -329,8 +329,15 @@ export function applyRedisSessionQueue(broker: Aedes, conn: RedisLike, opts: { e
   });
 }
 
+/** Messages in a session's queue (queued while away, or sent and not yet acknowledged); undefined without our queue. */
+export function queuedFor(broker: Aedes, clientId: string): number | undefined {
+  const q = (broker as unknown as { persistence: { spQueued?: (id: string) => number } }).persistence.spQueued;
+  return q?.(clientId);
+}
+
 function installSessionQueue(persistence: PatchablePersistence, durable?: DurableQueue): void {
   const sessions = new Map<string, SessionQueue>();
+  (persistence as unknown as { spQueued: (id: string) => number }).spQueued = (id) => sessions.get(id)?.entries.size ?? 0;
   const entryOfStored = new WeakMap<object, Entry>(); // stored packet object -> its entry
   const connSerial = new WeakMap<object, number>(); // Client object -> connection serial
   let nextSerial = 1;

@@ -17,6 +17,8 @@ import { Registry } from '../core/metrics.ts';
 import { createAuth, type Refusal } from './auth.ts';
 import type { BrokerConfig } from './config.ts';
 import type { CredentialStore } from './credentials.ts';
+import { queuedFor } from './aedes-session-fix.ts';
+import { installBackpressure, type Backpressure } from './backpressure.ts';
 import { guardConnection } from './packet-guard.ts';
 import { openPersistence } from './persistence.ts';
 import { FailureLimiter } from './rate-limit.ts';
@@ -57,7 +59,8 @@ export async function startBroker(deps: BrokerDeps): Promise<RunningBroker> {
     .describe('mqtt_refused_total', 'Connections, publishes and subscriptions refused, by code')
     .describe('mqtt_publish_total', 'PUBLISH packets accepted from clients')
     .describe('mqtt_connects_total', 'Sessions established')
-    .describe('mqtt_packet_too_large_total', 'Connections cut for announcing an oversized packet');
+    .describe('mqtt_packet_too_large_total', 'Connections cut for announcing an oversized packet')
+    .describe('mqtt_publish_held_total', 'Device publishes held (no PUBACK yet) because a durable consumer\'s queue was over MQTT_CONSUMER_QUEUE_MAX');
   const limiter = new FailureLimiter({ maxFailures: config.authMaxFailures, windowMs: config.authWindowMs });
   const auth = createAuth({
     model: deps.model, store: deps.store, limiter,
@@ -68,6 +71,9 @@ export async function startBroker(deps: BrokerDeps): Promise<RunningBroker> {
   });
   // Sessions in memory (default) or in Redis (MQTT_PERSISTENCE_URL): broker/persistence.ts.
   const store = deps.aedesOptions?.persistence ? undefined : await openPersistence(config.persistenceUrl, { onWarning: deps.onWarning });
+  let backpressure: Backpressure | undefined;
+  const authorizePublish = auth.authorizePublish;
+  let gatedPublish: typeof authorizePublish = authorizePublish;
   const aedes = await Aedes.createBroker({
     ...deps.aedesOptions,
     ...store?.aedesOptions,
@@ -78,11 +84,19 @@ export async function startBroker(deps: BrokerDeps): Promise<RunningBroker> {
     connectTimeout: config.connectTimeoutMs,
     maxClientsIdLength: 64,
     authenticate: auth.authenticate,
-    authorizePublish: auth.authorizePublish,
+    authorizePublish: (client, packet, cb) => gatedPublish(client, packet, cb),
     authorizeSubscribe: auth.authorizeSubscribe,
   });
   // memory: the session-replay fix; Redis: our session queue in Redis and PUBACK after store.
   await store?.install(aedes);
+  // durable consumers (ingest) hold devices back instead of being cut or queued for without bound
+  backpressure = installBackpressure(aedes, {
+    maxQueued: config.consumerQueueMax, principalOf: auth.principalOf,
+    onHold: () => metrics.inc('mqtt_publish_held_total'),
+  });
+  gatedPublish = backpressure.wrap(authorizePublish);
+  metrics.gauge('mqtt_publish_waiting', () => backpressure!.held().now);
+  metrics.gauge('mqtt_consumer_queued', () => Math.max(0, ...[...backpressure!.consumers].map((id) => queuedFor(aedes, id) ?? 0)));
   trackDeviceStatus(aedes, auth.principalOf);
   metrics.gauge('mqtt_clients_connected', () => aedes.connectedClients);
   aedes.on('client', () => metrics.inc('mqtt_connects_total'));
