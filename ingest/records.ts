@@ -9,7 +9,7 @@
  */
 import type { AlarmEvent } from '../core/alarms/events.ts';
 import {
-  deadLetter, parseStatus, parseTelemetry, resolveTopic, SYS_PREFIX, type ContractLimits, type DeadLetter, type Reading, type Refusal,
+  deadLetter, parseStatus, parseTelemetry, resolveTopic, SYS_PREFIX, type Channel, type ContractLimits, type DeadLetter, type Reading, type Refusal, type Result,
 } from '../core/contract.ts';
 import { deviceTags, encodePoint, readingToLine, STATUS_MEASUREMENT } from '../core/influx/line-protocol.ts';
 import type { DeviceModel, ParkModel } from '../core/model.ts';
@@ -28,22 +28,45 @@ export function refusedRecord(topic: string, payload: Uint8Array, refusal: Refus
   return { kind: 'refused', refusal, records: `${DLQ_MARK}${JSON.stringify(deadLetter(topic, payload, refusal, now))}\n` };
 }
 
-export function toRecords(model: ParkModel, topic: string, payload: Uint8Array, now: number, limits: ContractLimits): Outcome {
-  if (topic.startsWith(`${SYS_PREFIX}/`)) return { kind: 'ignored' }; // platform topics (dead letters, alarms)
-  const refused = (refusal: Refusal): Outcome => refusedRecord(topic, payload, refusal, now);
+const SYS_TOPICS = `${SYS_PREFIX}/`;
+
+/**
+ * Topics that resolved to a device, per model. Only successful resolutions are kept, and a
+ * device has exactly two valid topics (telemetry, status), so the map is bounded by the model.
+ */
+const resolved = new WeakMap<ParkModel, Map<string, { device: DeviceModel; channel: Channel }>>();
+
+function resolveCached(model: ParkModel, topic: string): Result<{ device: DeviceModel; channel: Channel }> {
+  let cache = resolved.get(model);
+  if (!cache) resolved.set(model, (cache = new Map()));
+  const hit = cache.get(topic);
+  if (hit) return { ok: true, value: hit };
   const t = resolveTopic(model, topic);
-  if (!t.ok) return refused(t);
+  if (t.ok) cache.set(topic, t.value);
+  return t;
+}
+
+export function toRecords(model: ParkModel, topic: string, payload: Uint8Array, now: number, limits: ContractLimits): Outcome {
+  if (topic.startsWith(SYS_TOPICS)) return { kind: 'ignored' }; // platform topics (dead letters, alarms)
+  const t = resolveCached(model, topic);
+  if (!t.ok) return refusedRecord(topic, payload, t, now);
   const { device, channel } = t.value;
   if (channel === 'status') {
     const s = parseStatus(payload);
-    if (!s.ok) return refused(s);
+    if (!s.ok) return refusedRecord(topic, payload, s, now);
     const fields = { state: { type: 'string' as const, value: s.value.state }, ...(s.value.info === undefined ? {} : { info: { type: 'string' as const, value: s.value.info } }) };
     return { kind: 'points', points: 1, records: spoolLine(encodePoint(STATUS_MEASUREMENT, { ...deviceTags(device), kind: device.kind.id }, fields, s.value.ts ?? now)) };
   }
   const r = parseTelemetry(payload, device, now, limits);
-  if (!r.ok) return refused(r);
+  if (!r.ok) return refusedRecord(topic, payload, r, now);
   let records = '';
-  for (const reading of r.value) records += spoolLine(readingToLine(device, reading));
+  // A line break can reach a point only from a JSON string value, where it is written escaped
+  // (`\n` or `\u000a`): without a backslash in the payload, no point needs the NUL swap.
+  if (payload.indexOf(0x5c) < 0) {
+    for (const reading of r.value) records += `${readingToLine(device, reading)}\n`;
+  } else {
+    for (const reading of r.value) records += spoolLine(readingToLine(device, reading));
+  }
   return { kind: 'points', points: r.value.length, records, device, readings: r.value };
 }
 

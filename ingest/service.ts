@@ -11,6 +11,7 @@ import { DLQ_TOPIC } from '../core/contract.ts';
 import { InfluxClient } from '../core/influx/client.ts';
 import { Registry } from '../core/metrics.ts';
 import type { ParkModel } from '../core/model.ts';
+import { AckBatcher } from './ack-batcher.ts';
 import { IngestAlarms } from './alarms.ts';
 import type { IngestConfig } from './config.ts';
 import { refusedRecord, toRecords, type Outcome } from './records.ts';
@@ -54,6 +55,8 @@ export async function startIngest(cfg: Readonly<IngestConfig>, model: ParkModel,
     clientId: cfg.clientId, username: cfg.mqttUsername, password: cfg.mqttPassword,
     clean: false, protocolVersion: 4, reconnectPeriod: 1000, connectTimeout: 10_000, keepalive: 30,
     resubscribe: false,
+    // mqtt.js logs ~10 debug lines per packet; unless DEBUG asks for them, skip even the calls
+    ...(/mqttjs/.test(process.env.DEBUG ?? '') ? {} : { log: () => {} }),
   });
   const writer = new SpoolWriter({
     spool, influx, metrics,
@@ -70,7 +73,10 @@ export async function startIngest(cfg: Readonly<IngestConfig>, model: ParkModel,
   let failed = false;
   const alarms = alarmRules && new IngestAlarms({
     rules: alarmRules, model, influx, metrics, tickMs: cfg.alarmTickMs, retryMaxMs: cfg.retryMaxMs, topics: cfg.topics,
-    append: (records) => writer.notify(spool.append(records)),
+    append: (records) => {
+      if (!batcher.flush()) throw new Error('the spool cannot be written');
+      writer.notify(spool.append(records));
+    },
     onRestored: (applied, open) => ev.info?.('alarm state rebuilt from InfluxDB', { applied, open }),
     onRestoreRetry: (err) => ev.warn?.('cannot read open alarms from InfluxDB yet; retrying', { err }),
     onError: (err) => ev.warn?.('alarm evaluation failed', { err: err.message }),
@@ -85,6 +91,26 @@ export async function startIngest(cfg: Readonly<IngestConfig>, model: ParkModel,
   const waitForRoom = async () => {
     while (spool.pendingBytes > cfg.maxSpoolBytes) await new Promise((r) => setTimeout(r, 50));
   };
+  // Points counted as spooled when their group is written (ingest_points_spooled_total means on disk).
+  let pointsInGroup = 0;
+  // The records of the messages of one event-loop turn go to the spool in one write(2), and
+  // their PUBACKs out after it (ingest/ack-batcher.ts).
+  const batcher = new AckBatcher(client, {
+    write: (records) => {
+      const bytes = spool.append(records);
+      metrics.inc('ingest_spool_writes_total');
+      if (pointsInGroup > 0) metrics.inc('ingest_points_spooled_total', undefined, pointsInGroup);
+      pointsInGroup = 0;
+      writer.notify(bytes);
+    },
+    onFatal: (e) => {
+      failed = true;
+      ev.fatal?.('cannot write the spool; not acknowledging', e);
+    },
+  });
+  metrics.describe('ingest_spool_writes_total', 'Spool appends (write(2)); each holds the messages of one event-loop turn')
+    .describe('ingest_acks_dropped', 'PUBACKs not sent because the connection changed before their group was written (the broker redelivers them)');
+  metrics.gauge('ingest_acks_dropped', () => batcher.stats.dropped);
   client.handleMessage = (packet, done) => {
     metrics.inc('ingest_messages_received_total');
     if (failed) return; // never acknowledge what could not be made safe
@@ -99,7 +125,7 @@ export async function startIngest(cfg: Readonly<IngestConfig>, model: ParkModel,
       ev.warn?.('message could not be processed; dead-lettered', { topic: packet.topic, err: (e as Error).message });
       out = refusedRecord(packet.topic, packet.payload as Buffer, { ok: false, code: 'SP_ERR_INGEST_INTERNAL', reason: `ingest failed on this message: ${(e as Error).message}` }, now);
     }
-    if (out.kind === 'ignored') return done();
+    if (out.kind === 'ignored') return done(); // its PUBACK still waits for the group before it
     let events = '';
     if (alarms && out.kind === 'points' && out.readings) {
       try {
@@ -109,25 +135,22 @@ export async function startIngest(cfg: Readonly<IngestConfig>, model: ParkModel,
         ev.warn?.('alarm evaluation failed; readings kept', { topic: packet.topic, err: (e as Error).message });
       }
     }
-    let bytes: number;
-    try {
-      // alarm events go in the same write(2) as the readings that caused them
-      bytes = spool.append(events ? out.records + events : out.records);
-    } catch (e) {
-      failed = true;
-      ev.fatal?.('cannot write the spool; not acknowledging', e as Error);
-      return;
-    }
-    if (out.kind === 'points') metrics.inc('ingest_points_spooled_total', undefined, out.points);
+    // alarm events go in the same write(2) as the readings that caused them; the PUBACK that
+    // done() produces is held by the batcher until that write
+    if (out.kind === 'points') pointsInGroup += out.points;
     else metrics.inc('ingest_messages_refused_total', { code: out.refusal.code });
-    writer.notify(bytes);
-    const pending = spool.pendingBytes;
+    batcher.add(events ? out.records + events : out.records);
+    if (failed) return;
+    const pending = spool.pendingBytes + batcher.pendingChars;
     if (!warned && pending > cfg.maxSpoolBytes * cfg.spoolWarnRatio) {
       warned = true;
       ev.warn?.('spool is filling up: InfluxDB is not keeping up or is down; at the limit, acknowledgements will be held', { pending, max: cfg.maxSpoolBytes });
     } else if (warned && pending < cfg.maxSpoolBytes * cfg.spoolWarnRatio * 0.5) warned = false;
     if (pending > cfg.maxSpoolBytes) {
+      // Back-pressure: write what is waiting (and acknowledge it), then hold this message's
+      // acknowledgement — and with it mqtt.js's reading — until the writer has made room.
       metrics.inc('ingest_backpressure_waits_total');
+      if (!batcher.flush()) return;
       void waitForRoom().then(() => done());
     } else done();
   };
@@ -169,6 +192,7 @@ export async function startIngest(cfg: Readonly<IngestConfig>, model: ParkModel,
     metrics, mqtt: client, httpPort, writer, spool, alarms, stats,
     stop: async () => {
       alarms?.stop();
+      batcher.close(); // writes and acknowledges what is waiting; later messages are written one by one
       await client.endAsync(); // DISCONNECT: the broker keeps the session (clean=false)
       await writer.stop();
       spool.close();

@@ -1,19 +1,25 @@
 /**
  * The ingest spool: an append-only log on local disk between the MQTT acknowledgement and the
- * InfluxDB write. A message is appended (one `write(2)`) BEFORE its PUBACK goes out, so once a
+ * InfluxDB write. A message is appended (one `write(2)`, shared by the messages of one event-loop
+ * turn: ingest/ack-batcher.ts) BEFORE its PUBACK goes out, so once a
  * device's broker has been told "received", the reading is in the kernel's page cache of a
  * file: a `kill -9` of ingest loses nothing. (Power loss can lose the last seconds unless the
  * disk is synced; see README "Delivery guarantees".)
  *
  * Layout in `dir`: segment files `000000000001.lp`, ... holding newline-terminated records,
- * and `checkpoint.json` = { segment, offset } of the first byte not yet safely in InfluxDB.
+ * and `checkpoint.json` = { segment, offset } of the first byte not yet safely in InfluxDB,
+ * padded with spaces to a fixed length and rewritten in place by one pwrite(2) per commit (a
+ * write of 64 bytes at offset 0 is never torn by a process crash; the former write-a-temporary-
+ * file-then-rename cost ~0.2–2 ms of blocked event loop per commit on this machine). A checkpoint
+ * that cannot be parsed (e.g. after a power cut) makes the spool replay from its oldest segment:
+ * more is written again, nothing is lost.
  * Segments wholly before the checkpoint are deleted. On start, reading resumes at the
  * checkpoint, so everything appended but not committed is written again (idempotently: points
  * carry device timestamps, and InfluxDB overwrites a point with the same series and time).
  */
 import {
   closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync,
-  readSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync,
+  readSync, statSync, unlinkSync, writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
 
@@ -34,6 +40,19 @@ export interface Chunk {
 
 const name = (n: number) => `${String(n).padStart(12, '0')}.lp`;
 
+/** Length of checkpoint.json: `{"segment":…,"offset":…}` padded with spaces, then a newline. */
+const CHECKPOINT_BYTES = 64;
+
+function parseCheckpoint(text: string): { segment: number; offset: number } | undefined {
+  try {
+    const cp = JSON.parse(text) as { segment?: unknown; offset?: unknown };
+    if (Number.isSafeInteger(cp.segment) && (cp.segment as number) >= 1 && Number.isSafeInteger(cp.offset) && (cp.offset as number) >= 0) {
+      return { segment: cp.segment as number, offset: cp.offset as number };
+    }
+  } catch { /* torn or empty: replay from the oldest segment */ }
+  return undefined;
+}
+
 export class Spool {
   private readonly dir: string;
   private readonly segmentBytes: number;
@@ -48,6 +67,7 @@ export class Spool {
   /** Bytes appended and not yet committed (survives restarts: computed at open). */
   private pending = 0;
   private readonly readBuf = Buffer.allocUnsafe(4 * 1024 * 1024);
+  private readonly cpFd: number;
 
   constructor(opts: SpoolOptions) {
     this.dir = opts.dir;
@@ -56,7 +76,8 @@ export class Spool {
     const segs = this.segments();
     let cp = { segment: segs[0] ?? 1, offset: 0 };
     const cpFile = join(this.dir, 'checkpoint.json');
-    if (existsSync(cpFile)) cp = JSON.parse(readFileSync(cpFile, 'utf8')) as typeof cp;
+    const saved = existsSync(cpFile) ? parseCheckpoint(readFileSync(cpFile, 'utf8')) : undefined;
+    if (saved) cp = saved;
     this.commitSeg = this.readSeg = cp.segment;
     this.commitOff = this.readOff = cp.offset;
     this.writeSeg = Math.max(segs.at(-1) ?? 1, cp.segment);
@@ -68,6 +89,14 @@ export class Spool {
       else if (s === cp.segment) this.pending += this.sizeOf(s) - cp.offset;
       else this.pending += this.sizeOf(s);
     }
+    this.cpFd = openSync(cpFile, existsSync(cpFile) ? 'r+' : 'w+');
+    this.writeCheckpoint();
+    ftruncateSync(this.cpFd, CHECKPOINT_BYTES);
+  }
+
+  private writeCheckpoint(): void {
+    const text = JSON.stringify({ segment: this.commitSeg, offset: this.commitOff }).padEnd(CHECKPOINT_BYTES - 1, ' ') + '\n';
+    writeSync(this.cpFd, text, 0, 'latin1');
   }
 
   private segments(): number[] {
@@ -158,12 +187,11 @@ export class Spool {
     this.commitSeg = chunk.segment;
     this.commitOff = chunk.end;
     this.pending -= chunk.bytes;
-    const tmp = join(this.dir, 'checkpoint.json.tmp');
-    writeFileSync(tmp, JSON.stringify({ segment: this.commitSeg, offset: this.commitOff }));
-    renameSync(tmp, join(this.dir, 'checkpoint.json'));
+    this.writeCheckpoint();
   }
 
   close(): void {
+    closeSync(this.cpFd);
     closeSync(this.writeFd);
     if (this.readFd !== undefined) closeSync(this.readFd);
   }

@@ -32,6 +32,8 @@ export const escapeTagValue = escapeKey;
  * is kept verbatim by InfluxDB (proven in test/influx-escaping.test.ts), so text is stored as sent.
  */
 export function encodeStringField(s: string): string {
+  // most values (enum values, plain text) have nothing to escape: skip the regex then
+  if (typeof s === 'string' && s.indexOf('"') < 0 && s.indexOf('\\') < 0) return `"${s}"`;
   return `"${s.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 }
 
@@ -100,23 +102,35 @@ function seriesKey(d: DeviceModel): string {
 
 /** One reading as one point: `kind,tags metric=value,...,seq=Ni ts`. Hot path of ingest. */
 export function readingToLine(d: DeviceModel, r: Reading): string {
+  // Same checks, encodings and errors (in the same order) as encodeField, written out inline:
+  // this runs for every metric of every message.
+  const defs = d.kind.metrics;
   let fields = '';
   for (const name in r.metrics) {
-    const def = d.kind.metrics.get(name);
+    const def = defs.get(name);
     if (!def) throw new RangeError(`metric ${name} is not declared for ${d.kind.id}`);
     const v = r.metrics[name]!;
-    let f: string;
-    switch (def.type) {
-      case 'number': case 'counter': f = encodeField({ type: 'float', value: v as number }); break;
-      case 'integer': f = encodeField({ type: 'integer', value: v as number }); break;
-      case 'boolean': f = v ? 'true' : 'false'; break;
-      case 'enum': case 'text': f = encodeStringField(v as string); break;
-    }
     // metric names are validated ids (a-z0-9_): nothing to escape
-    fields += `${fields ? ',' : ''}${name}=${f}`;
+    if (fields.length > 0) fields += ',';
+    fields += name;
+    switch (def.type) {
+      case 'number': case 'counter':
+        if (!Number.isFinite(v)) throw new RangeError(`float field ${v} is not finite`);
+        fields += `=${v as number}`;
+        break;
+      case 'integer':
+        if (!Number.isSafeInteger(v)) throw new RangeError(`integer field ${v} is not a safe integer`);
+        fields += `=${v as number}i`;
+        break;
+      case 'boolean': fields += v ? '=true' : '=false'; break;
+      case 'enum': case 'text': fields += `=${encodeStringField(v as string)}`; break;
+    }
   }
   if (!fields) throw new RangeError('a point needs at least one field');
-  if (r.seq !== undefined) fields += `,seq=${encodeField({ type: 'integer', value: r.seq })}`;
+  if (r.seq !== undefined) {
+    if (!Number.isSafeInteger(r.seq)) throw new RangeError(`integer field ${r.seq} is not a safe integer`);
+    fields += `,seq=${r.seq}i`;
+  }
   if (!Number.isSafeInteger(r.ts)) throw new RangeError(`timestamp ${r.ts} is not an integer`);
   return `${seriesKey(d)} ${fields} ${r.ts}`;
 }
