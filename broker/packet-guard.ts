@@ -49,22 +49,42 @@ export function guardConnection(inner: Duplex, opts: GuardOptions): Duplex {
     return true;
   };
 
+  // Every packet written in one event-loop turn (PUBACKs to a device, PUBLISHes to ingest) goes
+  // to the socket in one write: cork on the first write of a turn, uncork on setImmediate. A
+  // write completes when the socket takes the bytes, or on 'drain' when it is full, so a slow
+  // reader still holds Aedes back (broker/backpressure.ts relies on it).
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    inner.uncork();
+  };
+  const send = (chunk: Buffer, cb: (err?: Error | null) => void) => {
+    if (!corked) {
+      corked = true;
+      inner.cork();
+      setImmediate(uncork);
+    }
+    if (inner.write(chunk)) cb();
+    else inner.once('drain', () => cb());
+  };
   const outer: Duplex = new Duplex({
     read() {
       inner.resume();
     },
     write(chunk: Buffer, _enc, cb) {
-      inner.write(chunk, cb);
+      send(chunk, cb);
     },
     // Aedes (mqtt-packet's writeToStream) corks the stream and writes each packet in several
-    // small pieces: hand them to the socket as one buffer, one syscall instead of one per piece.
+    // small pieces: hand them to the socket as one buffer.
     writev(chunks, cb) {
-      inner.write(chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk as Buffer)), cb);
+      send(chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk as Buffer)), cb);
     },
     final(cb) {
+      if (corked) uncork();
       inner.end(cb);
     },
     destroy(err, cb) {
+      if (corked) uncork(); // what was written before the close (e.g. a refusing CONNACK) still goes out
       inner.destroy();
       cb(err);
     },
