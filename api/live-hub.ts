@@ -27,6 +27,7 @@ export interface DeviceStatus {
 
 export interface LiveCounters {
   messages: number;
+  /** Readings parsed and sent to live clients (telemetry is not parsed while no client listens). */
   telemetryReadings: number;
   statusMessages: number;
   alarmEvents?: number;
@@ -106,6 +107,8 @@ export class LiveHub implements LiveSource {
       if (status.info !== undefined) ev.info = status.info;
       return this.emit(ev);
     }
+    // nobody listening: not worth parsing (10-17 µs a message at full load); counted as messages only
+    if (this.listeners.size === 0) return;
     const r = parseTelemetry(payload, device, now);
     if (!r.ok) return this.refuse(r.code);
     for (const reading of r.value) {
