@@ -119,10 +119,14 @@ interface QueuedPacket {
   [field: string]: unknown;
 }
 
+/** A stored message: this broker's counter, or `${brokerId}\u0000${brokerCounter}` for another broker's. */
+type MessageKey = number | string;
+const EMPTY = Buffer.alloc(0);
+
 interface Entry {
   packet: QueuedPacket;
-  /** `${brokerId}\u0000${brokerCounter}` of the stored message, null for bare PUBREL. */
-  key: string | null;
+  /** The stored message (MessageKey), null for bare PUBREL. */
+  key: MessageKey | null;
   /** Serial of the connection that last wrote this entry (0 = never written). */
   sentOn: number;
   /** Durable (Redis) mode: the hash field that holds this entry; null = held in memory only. */
@@ -133,10 +137,10 @@ interface Entry {
 
 class SessionQueue {
   readonly entries = new Set<Entry>(); // insertion order = delivery order
-  readonly byKey = new Map<string, Entry[]>();
+  readonly byKey = new Map<MessageKey, Entry[]>();
   readonly byMid = new Map<number, Entry>(); // invariant: one entry per packet id
   /** message key -> connection serial that acked it (bounded), for live/replay overlap. */
-  readonly recentlyAcked = new Map<string, number>();
+  readonly recentlyAcked = new Map<MessageKey, number>();
   cursor = 1;
   /** Durable mode: pending load of the stored entries; null once loaded. */
   ready: Promise<void> | null = null;
@@ -200,7 +204,7 @@ function checkBroker(broker: Aedes, fn: string, persistenceName: string, what: s
  * connections. Throws if a different persistence is configured or clients are connected.
  */
 export function applySessionReplayFix(broker: Aedes): void {
-  installSessionQueue(checkBroker(broker, 'applySessionReplayFix', 'MemoryPersistence', 'the built-in aedes memory persistence'));
+  installSessionQueue(checkBroker(broker, 'applySessionReplayFix', 'MemoryPersistence', 'the built-in aedes memory persistence'), broker.id);
 }
 
 type Deliver = (packet: unknown, cb: () => void) => void;
@@ -291,7 +295,7 @@ export function applyRedisSessionQueue(broker: Aedes, conn: RedisLike, opts: { e
   const hashKey = (clientId: string) => `${REDIS_QUEUE_PREFIX}${encodeURIComponent(clientId)}`;
   const epoch = opts.epoch.toString(36).padStart(8, '0');
   let counter = 0;
-  installSessionQueue(persistence, {
+  installSessionQueue(persistence, broker.id, {
     newField: () => `${epoch}:${(++counter).toString(36).padStart(10, '0')}`,
     async load(clientId) {
       const rows = new Map<string, { field: string; packet: QueuedPacket; stub: boolean }>();
@@ -335,16 +339,31 @@ export function queuedFor(broker: Aedes, clientId: string): number | undefined {
   return q?.(clientId);
 }
 
-function installSessionQueue(persistence: PatchablePersistence, durable?: DurableQueue): void {
+/**
+ * Hot path (three calls per message per persistent subscriber): the entry of a stored packet and
+ * the serial of a connection live in symbol properties (not WeakMaps: cheaper to read and to
+ * collect), messages of this broker are keyed by their counter (a number), and a call answered
+ * synchronously completes on process.nextTick without a Promise.
+ */
+const ENTRY = Symbol('sp.sessionQueue.entry');
+const SERIAL = Symbol('sp.sessionQueue.connection');
+type Tagged = { [ENTRY]?: Entry; [SERIAL]?: number };
+
+function installSessionQueue(persistence: PatchablePersistence, localBrokerId: string, durable?: DurableQueue): void {
   const sessions = new Map<string, SessionQueue>();
   (persistence as unknown as { spQueued: (id: string) => number }).spQueued = (id) => sessions.get(id)?.entries.size ?? 0;
-  const entryOfStored = new WeakMap<object, Entry>(); // stored packet object -> its entry
-  const connSerial = new WeakMap<object, number>(); // Client object -> connection serial
+  // stored packet object -> its entry (symbol property, see above)
+  const entryOfStored = {
+    get: (p: object): Entry | undefined => (p as Tagged)[ENTRY],
+    // not enumerable: a spread copy of a stored packet must not pass for it
+    set: (p: object, e: Entry): void => { Object.defineProperty(p, ENTRY, { value: e, writable: true, configurable: true, enumerable: false }); },
+  };
   let nextSerial = 1;
 
   const serialOf = (client: Client): number => {
-    let s = connSerial.get(client);
-    if (s === undefined) connSerial.set(client, (s = nextSerial++));
+    const c = client as unknown as Tagged;
+    let s = c[SERIAL];
+    if (s === undefined) c[SERIAL] = s = nextSerial++;
     return s;
   };
   const isConnection = (client: Client): boolean => typeof client.conn === 'object' && client.conn !== null;
@@ -370,22 +389,24 @@ function installSessionQueue(persistence: PatchablePersistence, durable?: Durabl
     const s = session(clientId);
     return s.ready ? s.ready.then(() => fn(s)) : fn(s);
   };
-  const keyOf = (p: QueuedPacket): string | null =>
-    p.brokerId !== undefined && p.brokerId !== null && p.brokerCounter !== undefined
-      ? `${p.brokerId}\u0000${p.brokerCounter}`
-      : null;
+  const keyOf = (p: QueuedPacket): MessageKey | null =>
+    p.brokerId === localBrokerId && typeof p.brokerCounter === 'number'
+      ? p.brokerCounter // this broker's messages: the counter alone (a number, cheap to hash)
+      : p.brokerId !== undefined && p.brokerId !== null && p.brokerCounter !== undefined
+        ? `${p.brokerId}\u0000${p.brokerCounter}`
+        : null;
 
   /** Stored copy shaped like aedes-packet's Packet; QoS>0 publishes lose their wire id. */
   const storedCopy = (p: QueuedPacket, keepId: boolean): QueuedPacket => {
-    const copy: QueuedPacket = {};
-    for (const f of ['clientId', 'nl', 'properties', 'messageExpiry']) {
-      if (Object.prototype.hasOwnProperty.call(p, f)) copy[f] = p[f];
-    }
-    Object.assign(copy, {
+    const copy: QueuedPacket = {
       cmd: p.cmd ?? 'publish', brokerId: p.brokerId, brokerCounter: p.brokerCounter, topic: p.topic,
-      payload: p.payload ?? Buffer.alloc(0), qos: p.qos ?? 0, retain: p.retain ?? false, dup: p.dup ?? false,
+      payload: p.payload ?? EMPTY, qos: p.qos ?? 0, retain: p.retain ?? false, dup: p.dup ?? false,
       messageId: keepId ? p.messageId : undefined,
-    });
+    };
+    if (p.clientId !== undefined) copy.clientId = p.clientId;
+    if (p.nl !== undefined) copy.nl = p.nl;
+    if (p.properties !== undefined) copy.properties = p.properties;
+    if (p.messageExpiry !== undefined) copy.messageExpiry = p.messageExpiry;
     return copy;
   };
 
@@ -475,10 +496,9 @@ function installSessionQueue(persistence: PatchablePersistence, durable?: Durabl
     const candidates = key ? s.byKey.get(key) : undefined;
     let e: Entry | undefined;
     if (candidates && candidates.length > 0) {
-      e =
-        candidates.find((c) => packet.messageId !== undefined && c.packet.messageId === packet.messageId) ??
-        candidates.find((c) => c.sentOn !== conn) ??
-        candidates[0];
+      if (packet.messageId !== undefined) for (const c of candidates) if (c.packet.messageId === packet.messageId) { e = c; break; }
+      if (!e) for (const c of candidates) if (c.sentOn !== conn) { e = c; break; }
+      e ??= candidates[0];
     }
     if (e) {
       if (e.sentOn === conn && e.packet.messageId !== undefined) {
@@ -612,9 +632,16 @@ function installSessionQueue(persistence: PatchablePersistence, durable?: Durabl
   };
 
   const settle = <T>(cb: Cb, fn: () => T | Promise<T>, cbArgs: (r: T) => unknown[]): Promise<T> | undefined => {
-    const p = new Promise<T>((resolve) => resolve(fn()));
-    if (!cb) return p;
-    p.then((r) => process.nextTick(() => cb(null, ...cbArgs(r))), (err: Error) => cb(err));
+    if (!cb) return new Promise<T>((resolve) => resolve(fn()));
+    let r: T | Promise<T>;
+    try {
+      r = fn();
+    } catch (err) {
+      process.nextTick(cb, err as Error);
+      return undefined;
+    }
+    if (r instanceof Promise) r.then((v) => process.nextTick(() => cb(null, ...cbArgs(v))), (err: Error) => cb(err));
+    else process.nextTick(() => cb(null, ...cbArgs(r as T)));
     return undefined;
   };
 

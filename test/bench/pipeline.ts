@@ -27,7 +27,7 @@ import { freePort, startInfluxd } from '../../scripts/influxd.ts';
 import { lineChart } from './svg-chart.ts';
 
 const { values: a } = parseArgs({ options: {
-  devices: { type: 'string', default: '100' }, seconds: { type: 'string', default: '20' }, inflight: { type: 'string', default: '20' },
+  devices: { type: 'string', default: '100' }, seconds: { type: 'string', default: '60' }, inflight: { type: 'string', default: '20' },
   'raw-points': { type: 'string', default: '200000' }, keep: { type: 'boolean', default: false },
   /** Write V8 CPU profiles of broker, ingest, API and load generator into this folder (open them in Chrome DevTools). */
   profile: { type: 'string' },
