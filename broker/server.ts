@@ -19,6 +19,7 @@ import type { BrokerConfig } from './config.ts';
 import type { CredentialStore } from './credentials.ts';
 import { queuedFor } from './aedes-session-fix.ts';
 import { installBackpressure, type Backpressure } from './backpressure.ts';
+import { useFifoInMqEmitter } from './mq-queue.ts';
 import { guardConnection } from './packet-guard.ts';
 import { openPersistence } from './persistence.ts';
 import { FailureLimiter } from './rate-limit.ts';
@@ -89,6 +90,7 @@ export async function startBroker(deps: BrokerDeps): Promise<RunningBroker> {
   });
   // memory: the session-replay fix; Redis: our session queue in Redis and PUBACK after store.
   await store?.install(aedes);
+  useFifoInMqEmitter(aedes); // mqemitter's waiting deliveries: O(1) instead of Array#shift
   // durable consumers (ingest) hold devices back instead of being cut or queued for without bound
   backpressure = installBackpressure(aedes, {
     maxQueued: config.consumerQueueMax, principalOf: auth.principalOf,
