@@ -97,6 +97,14 @@ it('holds the devices while ingest is down once its session queue reaches MQTT_C
   await platform.killIngest('SIGKILL');
   const atDeath = acked();
   await waitFor('publishes held', () => (platform.broker.metrics.toJSON().mqtt_publish_held_total ?? 0) > 0, 30_000, 50);
+  // publishes authorised before the cap was reached still get their PUBACK: wait until none is left
+  let last = -1;
+  await waitFor('acknowledgements stopped', () => {
+    const now = acked();
+    const still = now === last;
+    last = now;
+    return still;
+  }, 30_000, 500);
   const held = acked();
   await new Promise((r) => setTimeout(r, 2000));
   // nothing more acknowledged while held; the queue stays near the cap (plus what was in flight)
