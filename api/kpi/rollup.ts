@@ -63,9 +63,11 @@ export async function hourLines(deps: KpiDeps, hourStart: number, now = Date.now
   const to = hourStart + HOUR_MS;
   const lines: string[] = [];
   const enterprises = deps.model.parks.flatMap((p) => p.enterprises.map((e) => ({ park: p.id, enterprise: e.id })));
-  const results = await Promise.all(enterprises.map(async (e) => ({
-    e, r: await computeKpis(deps, resolveScope(deps.model, e), hourStart, to, ['energy', 'carbon', 'products', 'intensity', 'oee', 'dataQuality'], { now }),
-  })));
+  // one enterprise after the other: a background job, it should not load InfluxDB in bursts
+  const results: { e: { park: string; enterprise: string }; r: Record<string, unknown> }[] = [];
+  for (const e of enterprises) {
+    results.push({ e, r: await computeKpis(deps, resolveScope(deps.model, e), hourStart, to, ['energy', 'carbon', 'products', 'intensity', 'oee', 'dataQuality'], { now }) });
+  }
   for (const { e, r } of results) {
     const energy = r.energy as { comprehensive: { kgce: number }; carriers: Carrier[] };
     const carbon = r.carbon as { tCO2: number };
