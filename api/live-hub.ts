@@ -44,6 +44,8 @@ export interface LiveSource {
   statusOf(deviceId: string): DeviceStatus | undefined;
   /** Registers a listener; returns the function that removes it. */
   subscribe(listener: (event: LiveEvent, json: string) => void): () => void;
+  /** Resolves once telemetry reaches the listeners (when the source subscribes lazily). */
+  telemetryFlowing?(): Promise<void>;
   counters(): LiveCounters;
   /** Pushes an acknowledgement made through this API to the live clients. */
   alarmAcknowledged?(ack: Omit<AlarmAckLiveEvent, 'type'>): void;
@@ -60,6 +62,8 @@ export class LiveHub implements LiveSource {
   lastError?: string;
   private readonly statuses = new Map<string, DeviceStatus>();
   private readonly listeners = new Set<(event: LiveEvent, json: string) => void>();
+  private watcher?: (listening: boolean) => void | Promise<void>;
+  private flowing: Promise<void> = Promise.resolve();
   private readonly c: LiveCounters = { messages: 0, telemetryReadings: 0, statusMessages: 0, invalid: 0, invalidByCode: {} };
 
   constructor(private readonly model: ParkModel, private readonly now: () => number = Date.now) {}
@@ -75,7 +79,28 @@ export class LiveHub implements LiveSource {
 
   subscribe(listener: (event: LiveEvent, json: string) => void): () => void {
     this.listeners.add(listener);
-    return () => { this.listeners.delete(listener); };
+    if (this.listeners.size === 1 && this.watcher) this.flowing = Promise.resolve(this.watcher(true)).catch(() => {});
+    return () => {
+      if (!this.listeners.delete(listener)) return;
+      if (this.listeners.size === 0 && this.watcher) void Promise.resolve(this.watcher(false)).catch(() => {});
+    };
+  }
+
+  /**
+   * Told when the first listener comes and the last one goes (the feed subscribes to telemetry
+   * only while someone listens: at full load parsing it costs the API a tenth of a core).
+   */
+  watchListeners(watcher: (listening: boolean) => void | Promise<void>): void {
+    this.watcher = watcher;
+  }
+
+  /** Resolves once telemetry reaches the listeners (the feed's subscription is granted). */
+  telemetryFlowing(): Promise<void> {
+    return this.flowing;
+  }
+
+  get listening(): boolean {
+    return this.listeners.size > 0;
   }
 
   counters(): LiveCounters {

@@ -1,7 +1,7 @@
 /**
  * The API's one MQTT connection: logs in as the service account (svc-api by default), subscribes
- * to every device's telemetry and status (QoS 0: the live view wants the newest, not every
- * redelivery) and feeds a LiveHub. Emits the mqtt.js client's events for the entry to log.
+ * to every device's status and, while a live client listens, telemetry (QoS 0: the live view
+ * wants the newest, not every redelivery) and feeds a LiveHub. Emits the mqtt.js client's events for the entry to log.
  */
 import mqtt, { type MqttClient } from 'mqtt';
 import { ALARM_TOPIC } from '../core/alarms/events.ts';
@@ -25,9 +25,16 @@ export function connectMqttFeed(cfg: ApiConfig['mqtt'], hub: LiveHub): MqttFeed 
     connectTimeout: 10_000, // ms
     protocolVersion: 4, // Aedes 1.x speaks MQTT 3.1.1
   });
+  // telemetry only while a live client listens (hub.watchListeners); status and alarms always
+  const telemetry = (on: boolean): Promise<void> => {
+    if (!client.connected) return Promise.resolve(); // the next connect subscribes as needed
+    return (on ? client.subscribeAsync({ [ALL_TELEMETRY]: { qos: 0 } }) : client.unsubscribeAsync(ALL_TELEMETRY)).then(() => {});
+  };
+  hub.watchListeners(telemetry);
   client.on('connect', () => {
     // alarms at QoS 1: a WebSocket client should not miss a raise the broker delivered
-    client.subscribe({ [ALL_TELEMETRY]: { qos: 0 }, [ALL_STATUS]: { qos: 0 }, [ALARM_TOPIC]: { qos: 1 } }, (err, granted) => {
+    const topics = { [ALL_STATUS]: { qos: 0 as const }, [ALARM_TOPIC]: { qos: 1 as const }, ...(hub.listening ? { [ALL_TELEMETRY]: { qos: 0 as const } } : {}) };
+    client.subscribe(topics, (err, granted) => {
       const refused = (granted ?? []).filter((g) => g.qos === 128).map((g) => g.topic);
       if (err) hub.setConnected(false, `subscribe failed: ${err.message}`);
       else if (refused.length > 0) hub.setConnected(false, `broker refused the subscription to ${refused.join(', ')}`);

@@ -68,8 +68,10 @@ export const liveRoutes: FastifyPluginAsync = async (app) => {
       socket.on('pong', () => alive.set(socket, true));
       stats.liveClients++;
       stats.liveConnections++;
+      let early: string[] | undefined = []; // events before the hello frame, sent right after it
       const off = live.subscribe((ev, json) => {
         if (!match(ev) || socket.readyState !== WebSocket.OPEN) return;
+        if (early) return void early.push(json);
         if (socket.bufferedAmount > limit) {
           stats.liveDropped++;
           return;
@@ -82,7 +84,17 @@ export const liveRoutes: FastifyPluginAsync = async (app) => {
         stats.liveClients--;
       });
       socket.on('message', () => { /* the stream is one-way; client frames are ignored */ });
-      socket.send(JSON.stringify({ type: 'hello', filter, mqttConnected: live.connected }));
+      // hello once telemetry flows to this client (the first listener makes the feed subscribe)
+      void (live.telemetryFlowing?.() ?? Promise.resolve()).then(() => {
+        if (socket.readyState !== WebSocket.OPEN) return;
+        socket.send(JSON.stringify({ type: 'hello', filter, mqttConnected: live.connected }));
+        const queued = early ?? [];
+        early = undefined;
+        for (const json of queued) {
+          socket.send(json);
+          stats.liveSent++;
+        }
+      });
     },
   });
 };
