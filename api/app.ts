@@ -13,7 +13,7 @@ import { ROLES } from './key-store.ts';
 import { alarmRoutes } from './routes/alarms.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { healthRoutes } from './routes/health.ts';
-import { kpiRoutes } from './routes/kpi.ts';
+import { kpiRoutes, type KpiConfig } from './routes/kpi.ts';
 import { liveRoutes } from './routes/live.ts';
 import { parkRoutes } from './routes/park.ts';
 import { statsRoutes } from './routes/stats.ts';
@@ -21,6 +21,8 @@ import { telemetryRoutes } from './routes/telemetry.ts';
 import { shared } from './schemas.ts';
 
 export interface AppDeps extends ApiContext {
+  /** Standards and production data of the KPI routes; read from their files (STANDARDS_FILE, PRODUCTION_FILE) when absent. */
+  kpi?: KpiConfig;
   /** Fastify logger setting (pino options or false); the API logs errors only, not each request. */
   logger?: FastifyServerOptions['logger'];
 }
@@ -84,7 +86,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     v1.register(liveRoutes);
     v1.register(statsRoutes);
     v1.register(alarmRoutes);
-    v1.register(kpiRoutes);
+    v1.register(kpiRoutes, { config: deps.kpi });
   }, { prefix: '/api/v1' });
   return app;
 }

@@ -16,27 +16,29 @@ const level = process.env.LOG_LEVEL ?? 'info';
 let wiring;
 try {
   const config = loadApiConfig();
-  wiring = { config, model: loadParkModel(config.parkModelFile), keys: loadKeyStore(config.keysFile) };
+  const model = loadParkModel(config.parkModelFile);
+  const standards = loadStandards();
+  // read once: the KPI routes and the rollup share them
+  wiring = { config, model, keys: loadKeyStore(config.keysFile), kpi: { standards, production: loadProduction(model, standards) } };
 } catch (e) {
   pino({ name: 'api' }).fatal({ code: (e as { code?: string }).code }, (e as Error).message);
   process.exit(1);
 }
-const { config, model, keys } = wiring;
+const { config, model, keys, kpi } = wiring;
 
 const hub = new LiveHub(model);
 const influx = new InfluxClient(config.influx);
 const feed = connectMqttFeed(config.mqtt, hub);
 const app = buildApp({
-  model, keys, live: hub, influx, logger: { level, name: 'api' },
+  model, keys, live: hub, influx, kpi, logger: { level, name: 'api' },
   options: { lastValuesLookback: config.lastValuesLookback, maxPoints: config.maxPoints, wsMaxBufferedBytes: config.wsMaxBufferedBytes },
 });
 feed.client.on('connect', () => app.log.info({ url: config.mqtt.url, clientId: config.mqtt.clientId }, 'mqtt connected'));
 feed.client.on('close', () => app.log.warn({ url: config.mqtt.url }, 'mqtt disconnected'));
 feed.client.on('error', (err) => app.log.error({ err: err.message }, 'mqtt error'));
 
-// Hourly KPI facts for the dashboards (kpi_hourly); the files were already checked by the KPI routes' plugin at ready()
-const standards = loadStandards();
-const rollup = new KpiRollup({ model, influx, standards, production: loadProduction(model, standards) }, {
+// Hourly KPI facts for the dashboards (kpi_hourly)
+const rollup = new KpiRollup({ model, influx, ...kpi }, {
   ...config.kpiRollup,
   onTick: (hours, ms) => app.log.debug({ hours, ms }, 'kpi rollup written'),
   onError: (err) => app.log.warn({ err: err.message }, 'kpi rollup failed; retried on the next tick'),

@@ -41,7 +41,6 @@ interface Drainable { conn: NodeJS.WritableStream & { once(ev: string, fn: () =>
 
 export function installBackpressure(aedes: Aedes, o: BackpressureOptions): Backpressure {
   const consumers = new Set<string>();
-  let waiting = 0;
   let total = 0;
   aedes.on('client', (client) => {
     const p = o.principalOf(client);
@@ -69,21 +68,32 @@ export function installBackpressure(aedes: Aedes, o: BackpressureOptions): Backp
     return false;
   };
 
+  // Held publishes wait together: one timer looks at the queues and releases them all, in order,
+  // once no consumer is over the cap (a closing client's publish is released at once).
+  const held: { client: Client; release: () => void }[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  const check = () => {
+    const blocked = over();
+    for (let i = 0; i < held.length;) {
+      const h = held[i]!;
+      if (!blocked || (h.client as unknown as { closed: boolean }).closed) {
+        held.splice(i, 1);
+        h.release();
+      } else i++;
+    }
+    timer = held.length > 0 ? setTimeout(check, o.pollMs ?? 20) : undefined;
+  };
+
   return {
     consumers,
-    held: () => ({ now: waiting, total }),
+    held: () => ({ now: held.length, total }),
     wrap: (authorize) => (client, packet, callback) => {
       authorize(client, packet, (err) => {
         if (err || !client || o.principalOf(client)?.kind === 'service' || !over()) return callback(err);
-        waiting++;
         total++;
         o.onHold?.(client.id);
-        const poll = () => {
-          if (over() && !(client as unknown as { closed: boolean }).closed) return void setTimeout(poll, o.pollMs ?? 20);
-          waiting--;
-          callback(null);
-        };
-        setTimeout(poll, o.pollMs ?? 20);
+        held.push({ client, release: () => callback(null) });
+        timer ??= setTimeout(check, o.pollMs ?? 20);
       });
     },
   };

@@ -1,11 +1,8 @@
 /** Ceramic-tile line: kiln zones against set point, gas, output and run state; dryers; presses. */
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import type * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
-import { loadProduction, loadStandards } from '../core/kpi/config-file.ts';
-import type { Production } from '../core/kpi/production.ts';
-import type { Standards } from '../core/kpi/standards.ts';
 import type { ParkModel } from '../core/model.ts';
-import { oeePanels, perUnitPanels, productsOfKinds } from './kpi.ts';
+import { oeePanels, perUnitPanels, productsOfKinds, type KpiData } from './kpi.ts';
 import {
   addPanels, band, dashboardBase, enumValues, meanByDevice, metricUnit, rated, row, stateByDevice, stateMappings,
   stateTimelinePanel, thresholds, timeSeriesPanel, upperLimits,
@@ -16,7 +13,7 @@ export const CERAMIC_KINDS = [
   'ball_mill', 'spray_dryer', 'hydraulic_press', 'tile_dryer', 'glazing_line', 'roller_kiln', 'polishing_line', 'sorting_line',
 ] as const;
 
-export function ceramicsDashboard(model: ParkModel, standards: Standards = loadStandards(), production: Production = loadProduction(model, standards)): dashboard.Dashboard {
+export function ceramicsDashboard(model: ParkModel, { standards, production }: KpiData): dashboard.Dashboard {
   const products = productsOfKinds(model, production, ['roller_kiln']);
   const kiln = 'roller_kiln';
   const capacity = rated(model, kiln, 'capacityM2h');

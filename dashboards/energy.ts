@@ -9,13 +9,11 @@
  */
 import type * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import { ident } from '../core/influx/influxql.ts';
-import { loadStandards } from '../core/kpi/config-file.ts';
 import { gridFactorFor, unitFactor, type Standards } from '../core/kpi/standards.ts';
 import { Fragment } from '../core/influx/influxql.ts';
-import { loadProduction } from '../core/kpi/config-file.ts';
 import type { Production } from '../core/kpi/production.ts';
 import type { ParkModel } from '../core/model.ts';
-import { coalByCarrier, enterpriseFacts, KPI_MIN_INTERVAL, kpiQuery } from './kpi.ts';
+import { coalByCarrier, enterpriseFacts, KPI_MIN_INTERVAL, kpiQuery, type KpiData } from './kpi.ts';
 import {
   addPanels, barGaugePanel, dashboardBase, mainMeters, metricUnit, row, scope, statPanel, thresholds, timeSeriesPanel, type Target,
 } from './common.ts';
@@ -135,7 +133,7 @@ function enterpriseAndPeriodPanels(model: ParkModel, production: Production) {
   ];
 }
 
-export function energyDashboard(model: ParkModel, standards: Standards = loadStandards(), production: Production = loadProduction(model, standards)): dashboard.Dashboard {
+export function energyDashboard(model: ParkModel, { standards, production }: KpiData): dashboard.Dashboard {
   const d = dashboardBase('sp-energy', 'Energy',
     'Electricity, natural gas, water and steam by workshop from the main meters\' counters, and the comprehensive energy (kgce, GB/T 2589-2020) and carbon they make, with the coefficients of config/standards.yaml; by enterprise and compared with the day before and day by day (hourly KPI facts). Per-unit energy against GB 21252 is on the Ceramic-tile line dashboard.',
     METERS.map((m) => m.kind));

@@ -1,12 +1,14 @@
 /** Every dashboard, by the file name it is written to in dashboards/generated/. */
 import type * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
+import { loadProduction, loadStandards } from '../core/kpi/config-file.ts';
 import type { ParkModel } from '../core/model.ts';
+import type { KpiData } from './kpi.ts';
 import { ceramicsDashboard } from './ceramics.ts';
 import { energyDashboard } from './energy.ts';
 import { overviewDashboard } from './overview.ts';
 import { vaccineDashboard } from './vaccine.ts';
 
-export const DASHBOARDS: Readonly<Record<string, (model: ParkModel) => dashboard.Dashboard>> = {
+export const DASHBOARDS: Readonly<Record<string, (model: ParkModel, kpi: KpiData) => dashboard.Dashboard>> = {
   'park-overview.json': overviewDashboard,
   'ceramic-tile-line.json': ceramicsDashboard,
   'vaccine-plant.json': vaccineDashboard,
@@ -16,6 +18,8 @@ export const DASHBOARDS: Readonly<Record<string, (model: ParkModel) => dashboard
 /** The generated files: name → JSON text (2-space indent, trailing newline), in a stable order. */
 export function renderDashboards(model: ParkModel): Map<string, string> {
   const out = new Map<string, string>();
-  for (const [file, make] of Object.entries(DASHBOARDS)) out.set(file, `${JSON.stringify(make(model), null, 2)}\n`);
+  const standards = loadStandards(); // the repository's config/standards.yaml and production.yaml, read once
+  const kpi: KpiData = { standards, production: loadProduction(model, standards) };
+  for (const [file, make] of Object.entries(DASHBOARDS)) out.set(file, `${JSON.stringify(make(model, kpi), null, 2)}\n`);
   return out;
 }

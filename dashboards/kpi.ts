@@ -1,5 +1,5 @@
 /**
- * Queries over the hourly KPI facts (`kpi_hourly`, written by the API's rollup: api/kpi/rollup.ts)
+ * Queries over the hourly KPI facts (`kpi_hourly`, core/kpi/facts.ts, written by the API's rollup)
  * and the KPI panels built on them. Ratios are taken of sums over the range or the interval —
  * kgce/m² = sum(kgce) ÷ sum(good_units), never an average of hourly ratios — so any range gives
  * the same figure as the KPI API for the hours it covers. Facts are hourly: these panels use a
@@ -11,13 +11,15 @@ import { grade } from '../core/kpi/formulas.ts';
 import type { Product, Production } from '../core/kpi/production.ts';
 import type { Standards } from '../core/kpi/standards.ts';
 import type { ParkModel } from '../core/model.ts';
-import { KPI_MEASUREMENT } from '../api/kpi/rollup.ts';
+import { KPI_MEASUREMENT } from '../core/kpi/facts.ts';
 import { scope, statPanel, thresholds, timeSeriesPanel, type Target, type VariableName } from './common.ts';
 import { iql, INTERVAL } from './influxql.ts';
 
-export { KPI_MEASUREMENT };
 /** Facts are per hour: no finer GROUP BY makes sense. */
 export const KPI_MIN_INTERVAL = '1h';
+
+/** The standards and production data the KPI panels take their lines and products from. */
+export interface KpiData { standards: Standards; production: Production }
 
 const ENTERPRISE_VARS: readonly VariableName[] = ['park', 'enterprise'];
 const PRODUCT_VARS: readonly VariableName[] = ['park', 'enterprise', 'workshop'];
@@ -36,8 +38,8 @@ export function productFacts(products: readonly string[]): Fragment {
 
 /** `sum("a") / sum("b") * k AS "alias"`. */
 export function ratioOfSums(num: string, den: string, alias: string, factor = 1): Fragment {
-  const k = factor === 1 ? '' : ` * ${factor}`;
   if (!Number.isFinite(factor)) throw new RangeError('factor must be finite');
+  const k = factor === 1 ? '' : ` * ${factor}`;
   return new Fragment(iql`sum(${ident(num)}) / sum(${ident(den)})${new Fragment(k)} AS ${ident(alias)}`);
 }
 

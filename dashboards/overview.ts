@@ -18,35 +18,31 @@ export const ALARM_LOOKBACK = '30d';
 /** Panels of the "Today" row: Grafana's relative time override, today so far (browser time zone). */
 export const TODAY = 'now/d';
 
-const lookback = () => and([
+/** Events written on change only (status, alarms): the range end, `span` before it, and the variables. */
+const lookback = (span: string) => and([
   new Fragment(iql`time <= ${RANGE_END}`),
-  new Fragment(iql`time >= ${RANGE_END} - ${duration(STATUS_LOOKBACK)}`),
+  new Fragment(iql`time >= ${RANGE_END} - ${duration(span)}`),
   ...VARIABLES.map((v) => tagMatchesVariable(v, v)),
 ]);
 
 export function lastStatus(): Target {
   return {
-    query: iql`SELECT last(${ident('state')}) AS ${ident('state')} FROM ${ident(STATUS_MEASUREMENT)} WHERE ${lookback()} GROUP BY "device"`,
+    query: iql`SELECT last(${ident('state')}) AS ${ident('state')} FROM ${ident(STATUS_MEASUREMENT)} WHERE ${lookback(STATUS_LOOKBACK)} GROUP BY "device"`,
     format: 'table',
   };
 }
 
 export function devicesIn(state: 'online' | 'offline'): Target {
   return {
-    query: iql`SELECT count(${ident('state')}) AS ${ident(state)} FROM (SELECT last(${ident('state')}) AS ${ident('state')} FROM ${ident(STATUS_MEASUREMENT)} WHERE ${lookback()} GROUP BY "device") WHERE ${ident('state')} = ${literal(state)}`,
+    query: iql`SELECT count(${ident('state')}) AS ${ident(state)} FROM (SELECT last(${ident('state')}) AS ${ident('state')} FROM ${ident(STATUS_MEASUREMENT)} WHERE ${lookback(STATUS_LOOKBACK)} GROUP BY "device") WHERE ${ident('state')} = ${literal(state)}`,
     alias: state,
   };
 }
 
 /** The last event of each alarm (rule × device) within the lookback, when it is a raise: the open alarms. */
 function openAlarms(select: string, outer: string): string {
-  const within = and([
-    new Fragment(iql`time <= ${RANGE_END}`),
-    new Fragment(iql`time >= ${RANGE_END} - ${duration(ALARM_LOOKBACK)}`),
-    ...VARIABLES.map((v) => tagMatchesVariable(v, v)),
-  ]);
-  const inner = iql`SELECT last(${ident('state')}) AS ${ident('state')}, ${ident('message')}, ${ident('value')}, ${ident('threshold')} FROM ${ident(ALARM_EVENTS_MEASUREMENT)} WHERE ${within} GROUP BY "device", "rule", "severity"`;
-  return `${select} FROM (${inner}) WHERE ${iql`${ident('state')} = ${literal('raised')}`}${outer}`;
+  const inner = new Fragment(iql`SELECT last(${ident('state')}) AS ${ident('state')}, ${ident('message')}, ${ident('value')}, ${ident('threshold')} FROM ${ident(ALARM_EVENTS_MEASUREMENT)} WHERE ${lookback(ALARM_LOOKBACK)} GROUP BY "device", "rule", "severity"`);
+  return iql`${new Fragment(select)} FROM (${inner}) WHERE ${ident('state')} = ${literal('raised')}${new Fragment(outer)}`;
 }
 
 export function openAlarmCount(): Target {

@@ -2,11 +2,8 @@
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import type * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import { Fragment, ident } from '../core/influx/influxql.ts';
-import { loadProduction, loadStandards } from '../core/kpi/config-file.ts';
-import type { Production } from '../core/kpi/production.ts';
-import type { Standards } from '../core/kpi/standards.ts';
 import type { ParkModel } from '../core/model.ts';
-import { oeePanels, perUnitPanels, productsOfKinds } from './kpi.ts';
+import { oeePanels, perUnitPanels, productsOfKinds, type KpiData } from './kpi.ts';
 import {
   addPanels, band, dashboardBase, devicesOf, enumValues, isSubMeter, meanByDevice, metricUnit, rated, row, scope,
   stateByDevice, stateMappings, stateTimelinePanel, thresholds, timeSeriesPanel, upperLimits, type Target,
@@ -37,7 +34,7 @@ export function hvacShare(model: ParkModel): Target {
   };
 }
 
-export function vaccineDashboard(model: ParkModel, standards: Standards = loadStandards(), production: Production = loadProduction(model, standards)): dashboard.Dashboard {
+export function vaccineDashboard(model: ParkModel, { standards, production }: KpiData): dashboard.Dashboard {
   const products = productsOfKinds(model, production, VACCINE_KINDS);
   const lowC = rated(model, 'cold_room', 'lowC');
   const highC = rated(model, 'cold_room', 'highC');

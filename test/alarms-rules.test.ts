@@ -5,21 +5,12 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_ALARM_RULES, loadAlarmRules } from '../core/alarms/file.ts';
 import { parseAlarmRules } from '../core/alarms/rules.ts';
-import { PlatformError } from '../core/errors.ts';
 import { loadParkModel } from '../core/model-file.ts';
+import { refusalMessage } from './harness/refusal.ts';
 
 const model = loadParkModel();
 
-function refusal(data: unknown): string {
-  try {
-    parseAlarmRules(data, model);
-  } catch (e) {
-    expect(e).toBeInstanceOf(PlatformError);
-    expect((e as PlatformError).code).toBe('SP_ERR_ALARM_RULES');
-    return (e as Error).message;
-  }
-  throw new Error('rules were accepted');
-}
+const refusal = (data: unknown): string => refusalMessage(() => parseAlarmRules(data, model), 'SP_ERR_ALARM_RULES', 'rules were');
 
 describe('alarm rules config', () => {
   it('accepts config/alarms.yaml and binds each cold room to its own rated band', () => {

@@ -1,22 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { readFileSync } from 'node:fs';
-import { PlatformError } from '../core/errors.ts';
 import { loadParkModel } from '../core/model-file.ts';
 import { parseParkModel } from '../core/model.ts';
+import { refusalMessage } from './harness/refusal.ts';
 
 const base = () => parse(readFileSync('config/park.yaml', 'utf8')) as Record<string, any>;
 
-function refusal(data: unknown): string {
-  try {
-    parseParkModel(data);
-  } catch (e) {
-    expect(e).toBeInstanceOf(PlatformError);
-    expect((e as PlatformError).code).toBe('SP_ERR_MODEL');
-    return (e as Error).message;
-  }
-  throw new Error('model was accepted');
-}
+const refusal = (data: unknown): string => refusalMessage(() => parseParkModel(data), 'SP_ERR_MODEL', 'model was');
 
 describe('park model', () => {
   it('loads the zone: three parks, the ceramic and vaccine workshops in full, every device placed', () => {

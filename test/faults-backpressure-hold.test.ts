@@ -38,6 +38,17 @@ async function streams(platform: TestPlatform) {
   return { list, acked: () => list.reduce((a, x) => a + x.s.acked, 0) };
 }
 
+/** Waits until `value` did not change over one `everyMs`. */
+async function untilStill(what: string, value: () => number, everyMs: number): Promise<void> {
+  let last = -1;
+  await waitFor(what, () => {
+    const now = value();
+    const still = now === last;
+    last = now;
+    return still;
+  }, 30_000, everyMs);
+}
+
 async function allStoredOnce(platform: TestPlatform, list: { id: string; s: { acked: number } }[]): Promise<void> {
   for (const { id, s } of list) {
     await waitFor(`all of ${id} stored`, async () => (await platform.seqStats(id)).count >= s.acked, 60_000, 200);
@@ -67,13 +78,7 @@ it('holds the devices, not cuts ingest, while InfluxDB is down past the drain ti
   await waitFor('ingest holding at its spool limit', async () => (await p!.ingestStat('ingest_backpressure_waits_total')) >= 1, 60_000, 100);
   // the socket buffers between broker and ingest fill up (a few MB), then the devices stop
   // getting PUBACKs: acknowledgements stop growing and stay so for several drain timeouts
-  let last = -1;
-  await waitFor('devices held back', () => {
-    const now = acked();
-    const still = now === last;
-    last = now;
-    return still;
-  }, 30_000, 1000);
+  await untilStill('devices held back', acked, 1000);
   const held = acked();
   await new Promise((r) => setTimeout(r, 4000));
   expect(cuts).toBe(0);
@@ -98,13 +103,7 @@ it('holds the devices while ingest is down once its session queue reaches MQTT_C
   const atDeath = acked();
   await waitFor('publishes held', () => (platform.broker.metrics.toJSON().mqtt_publish_held_total ?? 0) > 0, 30_000, 50);
   // publishes authorised before the cap was reached still get their PUBACK: wait until none is left
-  let last = -1;
-  await waitFor('acknowledgements stopped', () => {
-    const now = acked();
-    const still = now === last;
-    last = now;
-    return still;
-  }, 30_000, 500);
+  await untilStill('acknowledgements stopped', acked, 500);
   const held = acked();
   await new Promise((r) => setTimeout(r, 2000));
   // nothing more acknowledged while held; the queue stays near the cap (plus what was in flight)

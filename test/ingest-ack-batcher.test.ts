@@ -239,14 +239,19 @@ describe('AckBatcher with mqtt.js and Aedes', () => {
     expect(seen).toEqual(['1', '2']);
   });
 
-  it('every PUBACK leaves after its record is in the spool file, and messages are grouped', async () => {
+  /** A spool, a broker, a proxy that checks each PUBACK against the spool file, and a subscriber behind the proxy. */
+  async function checkedSubscriber() {
     const dir = mkdtempSync(join(tmpdir(), 'ack-batcher-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const spool = new Spool({ dir, segmentBytes: 1 << 30 });
     cleanups.push(() => spool.close());
     const brokerPort = await startBroker();
     const proxy = await checkingProxy(brokerPort, () => readFileSync(join(dir, '000000000001.lp'), 'utf8'));
-    const sub = await subscriber(proxy.port);
+    return { spool, brokerPort, proxy, sub: await subscriber(proxy.port) };
+  }
+
+  it('every PUBACK leaves after its record is in the spool file, and messages are grouped', async () => {
+    const { spool, brokerPort, proxy, sub } = await checkedSubscriber();
     const batcher = new AckBatcher(sub, { write: (r) => spool.append(r), onFatal: (e) => { throw e; } });
     sub.handleMessage = (packet, done) => {
       batcher.add(`m seq=${String(packet.payload)}i 1\n`);
@@ -261,13 +266,7 @@ describe('AckBatcher with mqtt.js and Aedes', () => {
   }, 30_000);
 
   it('(control) the same check catches PUBACKs sent before the write', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ack-batcher-'));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const spool = new Spool({ dir, segmentBytes: 1 << 30 });
-    cleanups.push(() => spool.close());
-    const brokerPort = await startBroker();
-    const proxy = await checkingProxy(brokerPort, () => readFileSync(join(dir, '000000000001.lp'), 'utf8'));
-    const sub = await subscriber(proxy.port);
+    const { spool, brokerPort, proxy, sub } = await checkedSubscriber();
     sub.handleMessage = (packet, done) => {
       done(); // acknowledges first ...
       setTimeout(() => spool.append(`m seq=${String(packet.payload)}i 1\n`), 20); // ... writes later: wrong

@@ -10,26 +10,10 @@
  * A point is keyed by its hour and tags, so recomputing an hour overwrites it: the runner
  * recomputes the hours still open to late data on every tick, and catches up at start.
  */
-import type { InfluxClient } from '../../core/influx/client.ts';
 import { encodePoint, type FieldValue } from '../../core/influx/line-protocol.ts';
+import { HOUR_MS, KPI_MEASUREMENT } from '../../core/kpi/facts.ts';
 import { computeKpis, type KpiDeps } from './compute.ts';
 import { resolveScope } from './scope.ts';
-
-export const KPI_MEASUREMENT = 'kpi_hourly';
-export const HOUR_MS = 3_600_000;
-
-/** Field names of kpi_hourly, by point level (the `level` tag). */
-export const KPI_FIELDS = {
-  enterprise: [
-    'kgce', 'kgco2', 'output_value_yuan', 'kgce_valued', 'devices', 'devices_online', 'samples_expected', 'samples_received',
-    // and per carrier: `<carrier>` (quantity in the meter's unit) and `kgce_<carrier>`
-  ],
-  product: [
-    'produced', 'good', 'good_units', 'kgce', 'kwh', 'output_value_yuan',
-    'limit_grade1', 'limit_grade2', 'limit_grade3',
-    'pbt_h', 'apt_h', 'pq', 'gq', 'ideal_apt', 'ideal_pbt',
-  ],
-} as const;
 
 const float = (value: number): FieldValue => ({ type: 'float', value });
 const int = (value: number): FieldValue => ({ type: 'integer', value: Math.round(value) });
@@ -137,7 +121,7 @@ export class KpiRollup {
   hoursWritten = 0;
   errors = 0;
 
-  constructor(private readonly deps: KpiDeps & { influx: InfluxClient }, private readonly o: RollupOptions) {}
+  constructor(private readonly deps: KpiDeps, private readonly o: RollupOptions) {}
 
   start(): void {
     if (this.o.everyMs <= 0) return;

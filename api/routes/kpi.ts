@@ -8,6 +8,8 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { loadProduction, loadStandards } from '../../core/kpi/config-file.ts';
+import type { Production } from '../../core/kpi/production.ts';
+import type { Standards } from '../../core/kpi/standards.ts';
 import { SECURITY } from '../auth.ts';
 import { badParam } from '../errors.ts';
 import { computeKpis, SECTIONS, type KpiDeps, type Section } from '../kpi/compute.ts';
@@ -46,9 +48,11 @@ const head = {
   period: { ...open, description: 'from, to (epoch ms, [from, to)), timezone' },
 };
 
-export const kpiRoutes: FastifyPluginAsync = async (app) => {
-  const standards = loadStandards();
-  const production = loadProduction(app.model, standards);
+export interface KpiConfig { standards: Standards; production: Production }
+
+export const kpiRoutes: FastifyPluginAsync<{ config?: KpiConfig }> = async (app, opts) => {
+  const standards = opts.config?.standards ?? loadStandards();
+  const production = opts.config?.production ?? loadProduction(app.model, standards);
   const deps: KpiDeps = { model: app.model, influx: app.influx, standards, production };
 
   const answer = async (q: Query, sections: readonly Section[]) => {
