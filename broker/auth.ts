@@ -6,9 +6,9 @@ import { createHash } from 'node:crypto';
 import type { AedesOptions, AuthenticateError, Client, Subscription, PublishPacket } from 'aedes';
 import { isId } from '../core/ids.ts';
 import type { ErrorCode } from '../core/errors.ts';
-import type { ParkModel } from '../core/model.ts';
+import { GATEWAY_PREFIX, type ParkModel } from '../core/model.ts';
 import { verifySecret } from '../core/secrets.ts';
-import { devicePrincipal, mayPublish, maySubscribe, type Principal } from './acl.ts';
+import { devicePrincipal, gatewayPrincipal, mayPublish, maySubscribe, type Principal } from './acl.ts';
 import { SERVICE_PREFIX, type CredentialStore } from './credentials.ts';
 import { FailureLimiter } from './rate-limit.ts';
 
@@ -81,6 +81,15 @@ export function createAuth(opts: AuthOptions): AuthHooks {
         return refuse('SP_ERR_CLIENT_ID', AUTH_ERR.IDENTIFIER_REJECTED, `service ${username} must use client id ${username} or ${username}-<suffix>, not ${id}`, true);
       }
       principal = { kind: 'service', id, account: username };
+    } else if (username.startsWith(GATEWAY_PREFIX)) {
+      const gateway = opts.model.gateways.get(username);
+      if (!gateway || !check(username, password, store.gateways[username])) {
+        return refuse('SP_ERR_AUTH', AUTH_ERR.BAD_USERNAME_OR_PASSWORD, `bad username or password for ${username.slice(0, 60)}`, true);
+      }
+      if (id !== username) {
+        return refuse('SP_ERR_CLIENT_ID', AUTH_ERR.IDENTIFIER_REJECTED, `gateway ${username} must connect with client id ${username}, not ${id}`, true);
+      }
+      principal = gatewayPrincipal(gateway);
     } else {
       const device = opts.model.devices.get(username);
       if (!device || !check(username, password, store.devices[username])) {

@@ -2,6 +2,7 @@
  * The broker's credential store: one JSON file holding only hashes (core/secrets.ts).
  *   { "version": 1,
  *     "devices":  { "<deviceId>": "sha256$salt$hash", ... },
+ *     "gateways": { "gw-<id>": "sha256$salt$hash", ... },
  *     "services": { "svc-ingest": { "role": "service", "hash": "..." }, ... } }
  * Plain secrets never reach this file. `npm run credentials` (broker/provision.ts) creates it.
  */
@@ -9,6 +10,7 @@ import { readFileSync, writeFileSync, renameSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { PlatformError } from '../core/errors.ts';
 import { isId } from '../core/ids.ts';
+import { GATEWAY_PREFIX } from '../core/model.ts';
 
 export const SERVICE_ROLES = ['service'] as const;
 export type ServiceRole = (typeof SERVICE_ROLES)[number];
@@ -16,6 +18,8 @@ export type ServiceRole = (typeof SERVICE_ROLES)[number];
 export interface CredentialStore {
   version: 1;
   devices: Record<string, string>;
+  /** Edge gateways of the park model (ids start with gw-). */
+  gateways: Record<string, string>;
   services: Record<string, { role: ServiceRole; hash: string }>;
 }
 
@@ -23,7 +27,7 @@ export interface CredentialStore {
 export const SERVICE_PREFIX = 'svc-';
 
 export function emptyStore(): CredentialStore {
-  return { version: 1, devices: {}, services: {} };
+  return { version: 1, devices: {}, gateways: {}, services: {} };
 }
 
 export function validateStore(data: unknown, file: string): CredentialStore {
@@ -36,6 +40,11 @@ export function validateStore(data: unknown, file: string): CredentialStore {
     if (!isId(id) || id.startsWith(SERVICE_PREFIX)) throw bad(`devices.${id}`, id, 'a device id');
     if (typeof h !== 'string' || !/^(sha256|scrypt)\$/.test(h)) throw bad(`devices.${id}`, h, 'a hash sha256$... or scrypt$...');
     store.devices[id] = h;
+  }
+  for (const [id, h] of Object.entries(o.gateways ?? {})) {
+    if (!isId(id) || !id.startsWith(GATEWAY_PREFIX)) throw bad(`gateways.${id}`, id, `a gateway id starting with ${GATEWAY_PREFIX}`);
+    if (typeof h !== 'string' || !/^(sha256|scrypt)\$/.test(h)) throw bad(`gateways.${id}`, h, 'a hash sha256$... or scrypt$...');
+    store.gateways[id] = h;
   }
   for (const [name, s] of Object.entries(o.services ?? {})) {
     if (!isId(name) || !name.startsWith(SERVICE_PREFIX)) throw bad(`services.${name}`, name, `an account name starting with ${SERVICE_PREFIX}`);
@@ -72,6 +81,8 @@ export function writeStore(file: string, store: CredentialStore): void {
 export interface ProvisionOptions {
   storeFile: string;
   deviceIds: readonly string[];
+  /** Edge gateway accounts (the park model's gateways). */
+  gatewayIds?: readonly string[];
   serviceAccounts: readonly string[];
   /** Plain secrets of newly created accounts are merged into this JSON file (mode 0600), for simulators and services. */
   secretsFile?: string;
@@ -96,6 +107,11 @@ export function provisionCredentials(o: ProvisionOptions): Record<string, string
     if (store.devices[id] && !rotate.has(id)) continue;
     created[id] = o.generate();
     store.devices[id] = o.hash(created[id]!);
+  }
+  for (const id of o.gatewayIds ?? []) {
+    if (store.gateways[id] && !rotate.has(id)) continue;
+    created[id] = o.generate();
+    store.gateways[id] = o.hash(created[id]!);
   }
   for (const name of o.serviceAccounts) {
     if (!name.startsWith(SERVICE_PREFIX) || !isId(name)) throw new PlatformError('SP_ERR_CONFIG', `service account ${name} must be an id starting with ${SERVICE_PREFIX}`);

@@ -28,7 +28,7 @@ const { values } = parseArgs({
 const model = loadParkModel();
 const created = provisionCredentials({
   storeFile: values.store!, secretsFile: values.secrets, deviceIds: [...model.devices.keys()],
-  serviceAccounts: SERVICE_ACCOUNTS, rotate: values.rotate?.split(',').filter(Boolean),
+  gatewayIds: [...model.gateways.keys()], serviceAccounts: SERVICE_ACCOUNTS, rotate: values.rotate?.split(',').filter(Boolean),
   generate: generateSecret, hash: (s) => hashSecret(s),
 });
 const n = Object.keys(created).length;
@@ -37,6 +37,6 @@ console.log(`${n} credential${n === 1 ? '' : 's'} created or rotated; store ${va
 if (values['password-files']) {
   const all = JSON.parse(readFileSync(values.secrets!, 'utf8')) as Record<string, string>;
   mkdirSync(values['password-files'], { recursive: true, mode: 0o700 });
-  for (const name of SERVICE_ACCOUNTS) writeFileSync(join(values['password-files'], `${name}.password`), `${all[name]}\n`, { mode: 0o600 });
+  for (const name of [...SERVICE_ACCOUNTS, ...model.gateways.keys()]) writeFileSync(join(values['password-files'], `${name}.password`), `${all[name]}\n`, { mode: 0o600 });
 }
 if (values.print) for (const [id, s] of Object.entries(created)) console.log(`${id}\t${s}`);

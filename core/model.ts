@@ -49,7 +49,14 @@ export interface DeviceModel {
   readonly workshop: string;
   /** Line id, or undefined for workshop-level devices (meters, utilities). */
   readonly line?: string;
+  /** The edge gateway that polls this field device and publishes for it (`gateways:`), if any. */
+  readonly gateway?: string;
 }
+
+/** An edge gateway (gateway/): one MQTT account that may publish only for the devices it owns. */
+export interface GatewayModel { readonly id: string; readonly name: string; readonly devices: readonly DeviceModel[] }
+/** Gateway ids start with this, so they never collide with a device id or a service account. */
+export const GATEWAY_PREFIX = 'gw-';
 
 export interface LineModel { readonly id: string; readonly name: string; readonly devices: readonly DeviceModel[] }
 export interface WorkshopModel {
@@ -71,6 +78,8 @@ export interface ParkModel {
   readonly parks: readonly ParkSiteModel[];
   /** Every device by id (ids are unique across the zone). */
   readonly devices: ReadonlyMap<string, DeviceModel>;
+  /** Edge gateways by id, each with the devices it owns. */
+  readonly gateways: ReadonlyMap<string, GatewayModel>;
 }
 
 
@@ -235,7 +244,7 @@ function parseDevices(
 export function parseParkModel(data: unknown): ParkModel {
   const p = new Problems();
   const root = reqObj(p, '(root)', data) ?? {};
-  unknownKeys(p, '(root)', root, ['zone', 'kinds', 'parks']);
+  unknownKeys(p, '(root)', root, ['zone', 'kinds', 'parks', 'gateways']);
   const zo = reqObj(p, 'zone', root.zone) ?? {};
   const zone = {
     id: reqId(p, 'zone.id', zo.id) ?? 'zone',
@@ -292,10 +301,36 @@ export function parseParkModel(data: unknown): ParkModel {
   });
   uniqueIds(p, 'parks', parks.map((x) => x.id));
   if (devices.size === 0 && p.list.length === 0) p.add('parks', parksRaw, 'at least one device');
+  const gateways = parseGateways(p, root.gateways, devices);
   if (p.list.length > 0) {
     throw new PlatformError('SP_ERR_MODEL', `park model refused (${p.list.length} problem${p.list.length > 1 ? 's' : ''}):\n  ${p.list.join('\n  ')}`);
   }
-  return deepFreeze({ zone, kinds, parks, devices });
+  return deepFreeze({ zone, kinds, parks, devices, gateways });
+}
+
+/** `gateways: [{ id: gw-…, name, devices: [device ids] }]`; a device belongs to one gateway at most. */
+function parseGateways(p: Problems, v: unknown, devices: Map<string, DeviceModel>): Map<string, GatewayModel> {
+  const out = new Map<string, GatewayModel>();
+  reqArr(p, 'gateways', v, true).forEach((raw, i) => {
+    const gp = `gateways[${i}]`;
+    const g = reqObj(p, gp, raw);
+    if (!g) return;
+    unknownKeys(p, gp, g, ['id', 'name', 'devices']);
+    const id = reqId(p, `${gp}.id`, g.id);
+    if (id !== undefined && !id.startsWith(GATEWAY_PREFIX)) p.add(`${gp}.id`, id, `a gateway id starting with ${GATEWAY_PREFIX}`);
+    else if (id !== undefined && (out.has(id) || devices.has(id))) p.add(`${gp}.id`, id, 'a gateway id not used by another gateway or a device');
+    const name = reqText(p, `${gp}.name`, g.name, true);
+    const owned: DeviceModel[] = [];
+    reqArr(p, `${gp}.devices`, g.devices).forEach((dv, di) => {
+      const d = typeof dv === 'string' ? devices.get(dv) : undefined;
+      if (!d) return p.add(`${gp}.devices[${di}]`, dv, 'the id of a device in the park model');
+      if (d.gateway !== undefined) return p.add(`${gp}.devices[${di}]`, dv, `a device not already owned by gateway ${d.gateway}`);
+      (d as { gateway?: string }).gateway = id;
+      owned.push(d);
+    });
+    if (id !== undefined) out.set(id, { id, name: name ?? id, devices: owned });
+  });
+  return out;
 }
 
 function deepFreeze<T>(o: T): T {

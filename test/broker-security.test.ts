@@ -100,6 +100,52 @@ describe('broker topic ACL', () => {
   });
 });
 
+describe('edge gateway accounts', () => {
+  const topic = (id: string, ch: 'telemetry' | 'status') => deviceTopic(p.model.devices.get(id)!, ch);
+
+  it('lets a gateway publish for the devices it owns, and cuts it for a device it does not own', async () => {
+    const spy = await p.connect('svc-api', { clientId: 'svc-api-gw' });
+    const seen: string[] = [];
+    spy.on('message', (t) => seen.push(t));
+    await spy.subscribeAsync('sp/v1/#', { qos: 1 });
+    const gw = await p.connect('gw-weimei-1');
+    for (const id of p.model.gateways.get('gw-weimei-1')!.devices.map((d) => d.id)) {
+      await gw.publishAsync(topic(id, 'telemetry'), '{}', { qos: 1 });
+      await gw.publishAsync(topic(id, 'status'), '{"state":"online"}', { qos: 1, retain: true });
+    }
+    await waitFor('gateway messages delivered', () => seen.includes(topic('wm-em-main', 'telemetry')) && seen.includes(topic('wm-kiln-1', 'status')));
+    // another gateway's device, and a device that no gateway owns: refused, the connection cut
+    for (const victim of ['al-fd-1', 'wm-mill-1']) {
+      const c = await p.connect('gw-weimei-1');
+      const closed = new Promise<void>((r) => c.once('close', () => r()));
+      c.publish(topic(victim, 'telemetry'), JSON.stringify({ ts: Date.now(), metrics: { power: 1 } }), { qos: 1 });
+      await closed;
+      expect(p.refusals.some((r) => r.code === 'SP_ERR_FORBIDDEN_TOPIC' && r.clientId === 'gw-weimei-1' && r.detail.includes(topic(victim, 'telemetry')))).toBe(true);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    expect(seen).not.toContain(topic('al-fd-1', 'telemetry'));
+    expect(seen).not.toContain(topic('wm-mill-1', 'telemetry'));
+  });
+
+  it('binds a gateway to its own client id, and a device account cannot pose as a gateway', async () => {
+    expect(await refusedWith({ clientId: 'gw-aolong-1', username: 'gw-weimei-1', password: p.secrets['gw-weimei-1'] })).toMatch(/Identifier rejected/i);
+    expect(await refusedWith({ clientId: 'gw-weimei-1', username: 'gw-weimei-1', password: p.secrets['gw-aolong-1'] })).toMatch(/Bad username or password/i);
+    expect(await refusedWith({ clientId: 'gw-weimei-1', username: 'wm-kiln-1', password: p.secrets['wm-kiln-1'] })).toMatch(/Identifier rejected/i);
+  });
+
+  it("marks a gateway's devices offline when its connection ends", async () => {
+    const gw = await p.connect('gw-aolong-1');
+    await gw.publishAsync(topic('al-cold-1', 'status'), '{"state":"online","info":"polled"}', { qos: 1, retain: true });
+    await gw.endAsync();
+    const w = await p.connect('svc-api', { clientId: 'svc-api-gwstatus' });
+    const got = new Map<string, { state: string; info?: string }>();
+    w.on('message', (t, m) => got.set(t, JSON.parse(m.toString())));
+    await w.subscribeAsync(p.model.gateways.get('gw-aolong-1')!.devices.map((d) => deviceTopic(d, 'status')), { qos: 1 });
+    await waitFor('retained status of every gateway device', () => got.size === 3);
+    for (const s of got.values()) expect(s).toMatchObject({ state: 'offline', info: 'gateway gw-aolong-1 disconnected' });
+  });
+});
+
 describe('broker limits', () => {
   it('cuts a connection that announces an oversized packet before reading its body', async () => {
     const c = await p.connect('wm-kiln-1');

@@ -36,6 +36,7 @@ describe('park model', () => {
     d.kinds.loom.metrics.seq = { type: 'counter', unit: '1' };
     d.parks[2].enterprises[1].workshops[0].lines[0].devices[1].id = 'xb-loom-1';
     d.kinds.gas_meter.intervalMs = 5;
+    delete d.gateways; // they name wm-kiln-1 and al-cold-1, refused above: that would add two problems
     const msg = refusal(d);
     expect(msg).toContain('parks[0].enterprises[0].workshops[0].lines[0].devices[7].kind: "roller_kilnn" — expected a device kind declared under kinds');
     expect(msg).toContain('parks[1].enterprises[0].workshops[0].devices[0].id: "al+cold" — expected an id matching');
@@ -44,6 +45,26 @@ describe('park model', () => {
     expect(msg).toContain('parks[2].enterprises[1].workshops[0].lines[0].devices[1].id: "xb-loom-1" — expected a device id unique across the whole zone');
     expect(msg).toContain('kinds.gas_meter.intervalMs: 5 — expected an integer number of milliseconds');
     expect(msg).toMatch(/^park model refused \(6 problems\)/);
+  });
+
+  it('gives each gateway its devices, and refuses unknown, shared or badly named gateway entries', () => {
+    const m = loadParkModel();
+    const gw = m.gateways.get('gw-weimei-1')!;
+    expect(gw.devices.map((d) => d.id)).toContain('wm-kiln-1');
+    expect(m.devices.get('wm-kiln-1')!.gateway).toBe('gw-weimei-1');
+    expect(m.devices.get('wm-mill-1')!.gateway).toBeUndefined();
+    const d = base();
+    d.gateways = [
+      { id: 'gw-a', devices: ['wm-kiln-1', 'no-such-device'] },
+      { id: 'gw-b', devices: ['wm-kiln-1'] },
+      { id: 'edge-1', devices: [] },
+      { id: 'gw-a', devices: [] },
+    ];
+    const msg = refusal(d);
+    expect(msg).toContain('gateways[0].devices[1]: "no-such-device" — expected the id of a device in the park model');
+    expect(msg).toContain('gateways[1].devices[0]: "wm-kiln-1" — expected a device not already owned by gateway gw-a');
+    expect(msg).toContain('gateways[2].id: "edge-1" — expected a gateway id starting with gw-');
+    expect(msg).toContain('gateways[3].id: "gw-a" — expected a gateway id not used by another gateway or a device');
   });
 
   it('refuses ids that would break topics, a reserved park id, unknown keys and an empty zone', () => {

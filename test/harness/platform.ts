@@ -133,7 +133,7 @@ export class TestPlatform {
     await this.influx.ensureDatabase();
     const storeFile = join(this.dir, 'mqtt-credentials.json');
     this.secrets = provisionCredentials({
-      storeFile, deviceIds: [...this.model.devices.keys()], serviceAccounts: ['svc-ingest', 'svc-api'],
+      storeFile, deviceIds: [...this.model.devices.keys()], gatewayIds: [...this.model.gateways.keys()], serviceAccounts: ['svc-ingest', 'svc-api'],
       generate: generateSecret, hash: (s) => hashSecret(s),
     });
     this.store = readStore(storeFile);
