@@ -36,7 +36,10 @@ export interface InfluxdOptions {
   detached?: boolean;
 }
 
-export async function startInfluxd(opts: InfluxdOptions): Promise<RunningInfluxd> {
+export interface InfluxdCommand { command: string; args: string[]; port: number; url: string; logFile: string }
+
+/** Writes the configuration of an influxd for `opts` and returns how to start it. */
+export async function influxdCommand(opts: InfluxdOptions & { logFile?: string }): Promise<InfluxdCommand> {
   const port = opts.port ?? (await freePort());
   const rpcPort = await freePort();
   mkdirSync(opts.dataDir, { recursive: true });
@@ -53,14 +56,21 @@ export async function startInfluxd(opts: InfluxdOptions): Promise<RunningInfluxd
   ].join('\n');
   const confFile = join(opts.dataDir, 'influxd.conf');
   writeFileSync(confFile, `${conf}\n`);
-  const log = openSync(join(opts.dataDir, 'influxd.log'), 'a');
-  const proc = spawn(opts.binary ?? 'influxd', ['-config', confFile], { stdio: ['ignore', log, log], detached: opts.detached ?? false });
+  return {
+    command: opts.binary ?? 'influxd', args: ['-config', confFile], port, url: `http://127.0.0.1:${port}`,
+    logFile: opts.logFile ?? join(opts.dataDir, 'influxd.log'),
+  };
+}
+
+export async function startInfluxd(opts: InfluxdOptions): Promise<RunningInfluxd> {
+  const { command, args, port, url, logFile } = await influxdCommand(opts);
+  const log = openSync(logFile, 'a');
+  const proc = spawn(command, args, { stdio: ['ignore', log, log], detached: opts.detached ?? false });
   let exited = false;
   proc.once('exit', () => { exited = true; });
-  const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + (opts.startTimeoutMs ?? 30_000);
   for (;;) {
-    if (exited) throw new Error(`influxd exited at start-up; see ${join(opts.dataDir, 'influxd.log')}`);
+    if (exited) throw new Error(`influxd exited at start-up; see ${logFile}`);
     try {
       const r = await fetch(`${url}/ping`);
       if (r.status === 204) break;

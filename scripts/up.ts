@@ -4,20 +4,22 @@
  * whole park, each a child process logging to data/logs/. Prints where to look and a progress
  * line; Ctrl-C stops everything in reverse order.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadParkModel } from '../core/model-file.ts';
 import { generateSecret, hashSecret } from '../core/secrets.ts';
 import { provisionCredentials } from '../broker/credentials.ts';
-import { freePort, startInfluxd, type RunningInfluxd } from './influxd.ts';
+import { freePort, influxdCommand } from './influxd.ts';
+import { Supervisor } from './supervisor.ts';
 
 const { values: args } = parseArgs({
   options: {
     data: { type: 'string', default: process.env.DATA_DIR ?? 'data' },
     'no-simulators': { type: 'boolean', default: false },
     'sim-args': { type: 'string', default: '' },
+    /** How often the progress line is printed. */
+    'progress-ms': { type: 'string', default: '10000' },
   },
 });
 const root = resolve(import.meta.dirname, '..');
@@ -30,7 +32,7 @@ const model = loadParkModel();
 const storeFile = join(secretsDir, 'mqtt-credentials.json');
 const plainFile = join(secretsDir, 'credentials.json');
 provisionCredentials({
-  storeFile, secretsFile: plainFile, deviceIds: [...model.devices.keys()], serviceAccounts: ['svc-ingest', 'svc-api'],
+  storeFile, secretsFile: plainFile, deviceIds: [...model.devices.keys()], gatewayIds: [...model.gateways.keys()], serviceAccounts: ['svc-ingest', 'svc-api'],
   generate: generateSecret, hash: (s) => hashSecret(s),
 });
 const secrets = JSON.parse(readFileSync(plainFile, 'utf8')) as Record<string, string>;
@@ -44,13 +46,57 @@ if (!existsSync(keysFile)) {
   writeFileSync(adminKeyFile, `${key}\n`, { mode: 0o600 });
 }
 
-let influxd: RunningInfluxd | undefined;
+const ports = {
+  mqtt: Number(process.env.MQTT_PORT ?? 1883), ws: Number(process.env.MQTT_WS_PORT ?? 8083),
+  brokerHttp: Number(process.env.BROKER_HTTP_PORT ?? 9101), ingestHttp: Number(process.env.INGEST_HTTP_PORT ?? 9102),
+  api: Number(process.env.API_PORT ?? 8080),
+};
+mkdirSync(join(data, 'run'), { recursive: true });
+writeFileSync(join(data, 'run', 'up.pid'), `${process.pid}\n`);
+const supervisor = new Supervisor({ pidDir: join(data, 'run'), onEvent: (line) => console.error(`${time()}  ${line}`) });
+const time = () => new Date().toISOString().slice(11, 19);
+
+let stopping = false;
+async function stop(code = 0, why = ''): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  console.log(`\nstopping${why ? ` (${why})` : ''}…`);
+  await supervisor.stop((name) => console.log(`  ${name} stopped`));
+  process.exit(code);
+}
+process.on('exit', () => supervisor.killAll());
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, () => void stop(0, sig));
+// Started by npm (or a shell, a process manager) that died without telling us: stop too.
+const parent = process.ppid;
+setInterval(() => { if (process.ppid !== parent) void stop(0, `parent process ${parent} is gone`); }, 500).unref();
+
 let influxUrl = process.env.INFLUX_URL;
-if (!influxUrl) {
-  const port = await freePort().then(async (p) => ((await portFree(8086)) ? 8086 : p));
-  console.log(`starting influxd (data in ${join(data, 'influxdb')})`);
-  influxd = await startInfluxd({ dataDir: join(data, 'influxdb'), port, detached: true });
-  influxUrl = influxd.url;
+const node = (name: string, script: string, healthUrl?: string, extra: string[] = []) => supervisor.start({
+  name, command: process.execPath, args: ['--import', 'tsx', script, ...extra], cwd: root, env, logFile: join(logs, `${name}.log`), healthUrl,
+});
+let env: NodeJS.ProcessEnv = process.env;
+try {
+  if (!influxUrl) {
+    const port = await freePort().then(async (p) => ((await portFree(8086)) ? 8086 : p));
+    console.log(`starting influxd (data in ${join(data, 'influxdb')}, log ${join(logs, 'influxd.log')})`);
+    const cmd = await influxdCommand({ dataDir: join(data, 'influxdb'), port, logFile: join(logs, 'influxd.log') });
+    await supervisor.start({ name: 'influxd', command: cmd.command, args: cmd.args, logFile: cmd.logFile, healthUrl: `${cmd.url}/ping` });
+    influxUrl = cmd.url;
+  }
+  env = {
+    ...process.env, INFLUX_URL: influxUrl, INFLUX_DB: process.env.INFLUX_DB ?? 'smartpark', LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+    MQTT_URL: `mqtt://127.0.0.1:${ports.mqtt}`, MQTT_PORT: String(ports.mqtt), MQTT_WS_PORT: String(ports.ws),
+    BROKER_HTTP_PORT: String(ports.brokerHttp), INGEST_HTTP_PORT: String(ports.ingestHttp), API_PORT: String(ports.api),
+    MQTT_CREDENTIALS_FILE: storeFile, INGEST_MQTT_PASSWORD: secrets['svc-ingest'], API_MQTT_PASSWORD: secrets['svc-api'],
+    API_KEYS_FILE: keysFile, INGEST_SPOOL_DIR: join(data, 'spool', 'ingest'), DEVICE_SECRETS_FILE: plainFile,
+  };
+  await node('broker', 'broker/main.ts', `http://127.0.0.1:${ports.brokerHttp}/health`);
+  await node('ingest', 'ingest/main.ts', `http://127.0.0.1:${ports.ingestHttp}/health`);
+  await node('api', 'api/main.ts', `http://127.0.0.1:${ports.api}/health`);
+  if (!args['no-simulators']) await node('simulators', 'simulators/main.ts', undefined, ['--duration', '0', '--quiet', ...args['sim-args']!.split(' ').filter(Boolean)]);
+} catch (e) {
+  console.error((e as Error).message);
+  await stop(1, 'a service did not start');
 }
 
 async function portFree(port: number): Promise<boolean> {
@@ -58,84 +104,6 @@ async function portFree(port: number): Promise<boolean> {
   return new Promise((r) => {
     const s = createServer().once('error', () => r(false)).listen(port, '127.0.0.1', () => s.close(() => r(true)));
   });
-}
-
-const ports = {
-  mqtt: Number(process.env.MQTT_PORT ?? 1883), ws: Number(process.env.MQTT_WS_PORT ?? 8083),
-  brokerHttp: Number(process.env.BROKER_HTTP_PORT ?? 9101), ingestHttp: Number(process.env.INGEST_HTTP_PORT ?? 9102),
-  api: Number(process.env.API_PORT ?? 8080),
-};
-const env = {
-  ...process.env, INFLUX_URL: influxUrl, INFLUX_DB: process.env.INFLUX_DB ?? 'smartpark', LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
-  MQTT_URL: `mqtt://127.0.0.1:${ports.mqtt}`, MQTT_PORT: String(ports.mqtt), MQTT_WS_PORT: String(ports.ws),
-  BROKER_HTTP_PORT: String(ports.brokerHttp), INGEST_HTTP_PORT: String(ports.ingestHttp), API_PORT: String(ports.api),
-  MQTT_CREDENTIALS_FILE: storeFile, INGEST_MQTT_PASSWORD: secrets['svc-ingest'], API_MQTT_PASSWORD: secrets['svc-api'],
-  API_KEYS_FILE: keysFile, INGEST_SPOOL_DIR: join(data, 'spool', 'ingest'), DEVICE_SECRETS_FILE: plainFile,
-};
-
-const children: { name: string; proc: ChildProcess }[] = [];
-function start(name: string, script: string, extra: string[] = []): ChildProcess {
-  const log = openSync(join(logs, `${name}.log`), 'a');
-  // Own process group: Ctrl-C reaches only this script, which then stops the services in order.
-  const proc = spawn(process.execPath, ['--import', 'tsx', script, ...extra], { cwd: root, env, stdio: ['ignore', log, log], detached: true });
-  proc.once('exit', (code, sig) => {
-    if (!stopping) {
-      console.error(`${name} exited (${code ?? sig}); see ${join(logs, `${name}.log`)}. Stopping.`);
-      void stop(1);
-    }
-  });
-  children.push({ name, proc });
-  return proc;
-}
-
-async function waitHttp(url: string, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      const r = await fetch(url);
-      if (r.ok) return;
-    } catch { /* not yet */ }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${what} did not come up at ${url}; see ${logs}`);
-}
-
-let stopping = false;
-async function stop(code = 0): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  console.log('\nstopping…');
-  for (const { name, proc } of [...children].reverse()) {
-    if (proc.exitCode !== null || proc.signalCode !== null) continue;
-    const gone = new Promise((r) => proc.once('exit', r));
-    proc.kill('SIGTERM');
-    const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-    await gone;
-    clearTimeout(t);
-    console.log(`  ${name} stopped`);
-  }
-  await influxd?.stop();
-  if (influxd) console.log('  influxd stopped');
-  process.exit(code);
-}
-process.on('exit', () => {
-  for (const { proc } of children) if (proc.exitCode === null) proc.kill('SIGKILL');
-  influxd?.process.kill('SIGKILL');
-});
-process.once('SIGINT', () => void stop());
-process.once('SIGTERM', () => void stop());
-
-try {
-  start('broker', 'broker/main.ts');
-  await waitHttp(`http://127.0.0.1:${ports.brokerHttp}/health`, 'broker');
-  start('ingest', 'ingest/main.ts');
-  await waitHttp(`http://127.0.0.1:${ports.ingestHttp}/health`, 'ingest');
-  start('api', 'api/main.ts');
-  await waitHttp(`http://127.0.0.1:${ports.api}/health`, 'api');
-  if (!args['no-simulators']) start('simulators', 'simulators/main.ts', ['--duration', '0', '--quiet', ...args['sim-args']!.split(' ').filter(Boolean)]);
-} catch (e) {
-  console.error((e as Error).message);
-  await stop(1);
 }
 
 console.log(`
@@ -153,14 +121,28 @@ Ctrl-C stops everything.
 
 let last = { written: 0, t: Date.now() };
 setInterval(async () => {
-  try {
-    const s = (await (await fetch(`http://127.0.0.1:${ports.ingestHttp}/stats`)).json()) as Record<string, number>;
-    const b = (await (await fetch(`http://127.0.0.1:${ports.brokerHttp}/stats`)).json()) as Record<string, number>;
-    const written = s.ingest_points_written_total ?? 0;
-    const now = Date.now();
-    const rate = ((written - last.written) / ((now - last.t) / 1000)).toFixed(0);
-    last = { written, t: now };
-    const refused = Object.entries(s).filter(([k]) => k.startsWith('ingest_messages_refused_total')).reduce((a, [, v]) => a + v, 0);
-    process.stdout.write(`${new Date().toISOString().slice(11, 19)}  clients ${b.mqtt_clients_connected ?? 0}  points written ${written} (${rate}/s)  refused ${refused}  spool ${s.ingest_spool_pending_bytes ?? 0} B\n`);
-  } catch { /* a service is restarting */ }
-}, 10_000).unref();
+  const line = await progressLine(ports, last).catch(() => undefined);
+  if (line) {
+    last = line.last;
+    process.stdout.write(`${time()}  ${line.text}\n`);
+  }
+}, Number(args['progress-ms'])).unref();
+
+/** One line from the services' own /stats (the figures are theirs, as fetched), and who was restarted. */
+async function progressLine(p: typeof ports, prev: { written: number; t: number }) {
+  const get = async (port: number) => (await (await fetch(`http://127.0.0.1:${port}/stats`, { signal: AbortSignal.timeout(2000) })).json()) as Record<string, number>;
+  const [s, b] = await Promise.all([get(p.ingestHttp).catch(() => undefined), get(p.brokerHttp).catch(() => undefined)]);
+  const now = Date.now();
+  const written = s?.ingest_points_written_total ?? prev.written;
+  const rate = ((written - prev.written) / ((now - prev.t) / 1000)).toFixed(0);
+  const refused = Object.entries(s ?? {}).filter(([k]) => k.startsWith('ingest_messages_refused_total')).reduce((a, [, v]) => a + v, 0);
+  const down = supervisor.status().filter((x) => x.state === 'waiting').map((x) => x.name);
+  const restarted = supervisor.status().filter((x) => x.restarts > 0).map((x) => `${x.name} ${x.restarts}`);
+  const parts = [
+    `clients ${b?.mqtt_clients_connected ?? '?'}`,
+    s ? `points written ${written} (${rate}/s)  refused ${refused}  spool ${s.ingest_spool_pending_bytes} B` : 'ingest not answering',
+  ];
+  if (down.length) parts.push(`DOWN, restarting: ${down.join(', ')}`);
+  if (restarted.length) parts.push(`restarts: ${restarted.join(', ')}`);
+  return { text: parts.join('  '), last: { written, t: now } };
+}
