@@ -10,14 +10,14 @@ import { GATEWAY_PREFIX, type ParkModel } from '../core/model.ts';
 import { verifySecret } from '../core/secrets.ts';
 import { devicePrincipal, gatewayPrincipal, mayPublish, maySubscribe, type Principal } from './acl.ts';
 import { SERVICE_PREFIX, type CredentialStore } from './credentials.ts';
-import { FailureLimiter } from './rate-limit.ts';
+import { LoginThrottle } from './login-throttle.ts';
 
 export interface Refusal { code: ErrorCode; clientId: string; ip?: string; detail: string }
 
 export interface AuthOptions {
   model: ParkModel;
   store: () => CredentialStore;
-  limiter: FailureLimiter;
+  throttle: LoginThrottle;
   onRefused: (r: Refusal) => void;
 }
 
@@ -52,56 +52,67 @@ export function createAuth(opts: AuthOptions): AuthHooks {
     return ok;
   };
 
+  /** The stored hash an account is checked against, if the account exists. */
+  const storedHash = (store: CredentialStore, username: string): string | undefined => {
+    if (username.startsWith(SERVICE_PREFIX)) return store.services[username]?.hash;
+    if (username.startsWith(GATEWAY_PREFIX)) return opts.model.gateways.has(username) ? store.gateways[username] : undefined;
+    return opts.model.devices.has(username) ? store.devices[username] : undefined;
+  };
+
   const authenticate: AedesOptions['authenticate'] = (client, username, password, done) => {
     const ip = clientIp(client);
     const id = client.id ?? '';
-    const refuse = (code: ErrorCode, rc: number, detail: string, countFailure: boolean) => {
-      if (countFailure) opts.limiter.fail(ip);
+    const account = typeof username === 'string' ? username : '';
+    const refuse = (code: ErrorCode, rc: number, detail: string) => {
+      // a failure's answer may be held back (login-throttle.ts); a success never is
+      const hold = code === 'SP_ERR_RATE_LIMITED' ? 0 : opts.throttle.failed(account, ip);
       opts.onRefused({ code, clientId: id, ip, detail });
-      done(authError(rc, detail), false);
+      if (hold === 0) return done(authError(rc, detail), false);
+      setTimeout(() => {
+        opts.throttle.released(ip);
+        done(authError(rc, detail), false);
+      }, hold);
     };
-    if (opts.limiter.blocked(ip)) {
-      return refuse('SP_ERR_RATE_LIMITED', AUTH_ERR.NOT_AUTHORIZED, `too many failed logins from ${ip}; blocked for a while`, false);
-    }
     // Client ids reach topics, logs and ACLs: refuse wildcards, separators and empty ids.
     if (!isId(id)) {
-      return refuse('SP_ERR_CLIENT_ID', AUTH_ERR.IDENTIFIER_REJECTED, `client id ${JSON.stringify(id).slice(0, 60)} is not a valid id (a-z, 0-9, '-', '_'; no / + # $)`, true);
+      return refuse('SP_ERR_CLIENT_ID', AUTH_ERR.IDENTIFIER_REJECTED, `client id ${JSON.stringify(id).slice(0, 60)} is not a valid id (a-z, 0-9, '-', '_'; no / + # $)`);
     }
     if (typeof username !== 'string' || !password) {
-      return refuse('SP_ERR_AUTH', AUTH_ERR.BAD_USERNAME_OR_PASSWORD, 'username and password are required', true);
+      return refuse('SP_ERR_AUTH', AUTH_ERR.BAD_USERNAME_OR_PASSWORD, 'username and password are required');
     }
     const store = opts.store();
-    let principal: Principal | undefined;
-    if (username.startsWith(SERVICE_PREFIX)) {
-      const svc = store.services[username];
-      if (!svc || !check(username, password, svc.hash)) {
-        return refuse('SP_ERR_AUTH', AUTH_ERR.BAD_USERNAME_OR_PASSWORD, `bad username or password for ${username}`, true);
-      }
-      if (id !== username && !id.startsWith(`${username}-`)) {
-        return refuse('SP_ERR_CLIENT_ID', AUTH_ERR.IDENTIFIER_REJECTED, `service ${username} must use client id ${username} or ${username}-<suffix>, not ${id}`, true);
-      }
-      principal = { kind: 'service', id, account: username };
-    } else if (username.startsWith(GATEWAY_PREFIX)) {
-      const gateway = opts.model.gateways.get(username);
-      if (!gateway || !check(username, password, store.gateways[username])) {
-        return refuse('SP_ERR_AUTH', AUTH_ERR.BAD_USERNAME_OR_PASSWORD, `bad username or password for ${username.slice(0, 60)}`, true);
-      }
-      if (id !== username) {
-        return refuse('SP_ERR_CLIENT_ID', AUTH_ERR.IDENTIFIER_REJECTED, `gateway ${username} must connect with client id ${username}, not ${id}`, true);
-      }
-      principal = gatewayPrincipal(gateway);
-    } else {
-      const device = opts.model.devices.get(username);
-      if (!device || !check(username, password, store.devices[username])) {
-        return refuse('SP_ERR_AUTH', AUTH_ERR.BAD_USERNAME_OR_PASSWORD, `bad username or password for ${username.slice(0, 60)}`, true);
-      }
-      if (id !== username) {
-        return refuse('SP_ERR_CLIENT_ID', AUTH_ERR.IDENTIFIER_REJECTED, `device ${username} must connect with client id ${username}, not ${id}`, true);
-      }
-      principal = devicePrincipal(device);
+    const stored = storedHash(store, username);
+    // Only a chosen (scrypt) secret can be guessed: only its checks wait their turn.
+    const wait = stored?.startsWith('scrypt$') ? opts.throttle.reserve(username) : 0;
+    if (wait < 0) {
+      return refuse('SP_ERR_RATE_LIMITED', AUTH_ERR.NOT_AUTHORIZED, `too many failed logins for ${username.slice(0, 60)}; try again in a few seconds`);
     }
-    principals.set(client, principal);
-    done(null, true);
+    const decide = () => {
+      if (!check(username, password, stored)) {
+        return refuse('SP_ERR_AUTH', AUTH_ERR.BAD_USERNAME_OR_PASSWORD, `bad username or password for ${username.slice(0, 60)}`);
+      }
+      let principal: Principal;
+      if (username.startsWith(SERVICE_PREFIX)) {
+        if (id !== username && !id.startsWith(`${username}-`)) {
+          return refuse('SP_ERR_CLIENT_ID', AUTH_ERR.IDENTIFIER_REJECTED, `service ${username} must use client id ${username} or ${username}-<suffix>, not ${id}`);
+        }
+        principal = { kind: 'service', id, account: username };
+      } else if (username.startsWith(GATEWAY_PREFIX)) {
+        if (id !== username) {
+          return refuse('SP_ERR_CLIENT_ID', AUTH_ERR.IDENTIFIER_REJECTED, `gateway ${username} must connect with client id ${username}, not ${id}`);
+        }
+        principal = gatewayPrincipal(opts.model.gateways.get(username)!);
+      } else {
+        if (id !== username) {
+          return refuse('SP_ERR_CLIENT_ID', AUTH_ERR.IDENTIFIER_REJECTED, `device ${username} must connect with client id ${username}, not ${id}`);
+        }
+        principal = devicePrincipal(opts.model.devices.get(username)!);
+      }
+      principals.set(client, principal);
+      done(null, true);
+    };
+    if (wait === 0) decide();
+    else setTimeout(() => { opts.throttle.settle(username); decide(); }, wait);
   };
 
   const authorizePublish: AedesOptions['authorizePublish'] = (client, packet: PublishPacket, cb) => {

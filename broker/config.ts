@@ -25,9 +25,13 @@ export interface BrokerConfig {
   /** Session queue of a durable consumer (ingest) above which device publishes wait for it; 0 = no cap. */
   consumerQueueMax: number;
   connectTimeoutMs: number;
-  /** Failed logins from one address within the window before it is blocked for the window. */
-  authMaxFailures: number;
+  /** Failed logins of one account within the window before its logins are delayed (broker/login-throttle.ts). */
+  authFreeFailures: number;
   authWindowMs: number;
+  /** Longest delay between two checks of a chosen secret under attack (and longest held refusal). */
+  authDelayMaxMs: number;
+  /** Failed logins from one address within the window before its refusals are held back too. */
+  authAddressFailures: number;
   /** PEM certificate chain and private key; when both are set, MQTT over TLS and WebSocket over TLS listen too. */
   tlsCertFile: string;
   tlsKeyFile: string;
@@ -52,8 +56,10 @@ export const DEFAULTS: Readonly<BrokerConfig> = Object.freeze({
   drainTimeoutMs: 30_000,
   consumerQueueMax: 100_000, // messages (~85 MB in the memory profile at 200 B each)
   connectTimeoutMs: 10_000,
-  authMaxFailures: 20,
+  authFreeFailures: 5,
   authWindowMs: 60_000,
+  authDelayMaxMs: 10_000,
+  authAddressFailures: 1000,
   tlsCertFile: '',
   tlsKeyFile: '',
   tlsPort: 8883,
@@ -65,7 +71,8 @@ const ENV: Record<keyof BrokerConfig, string> = {
   host: 'BROKER_HOST', mqttPort: 'MQTT_PORT', wsPort: 'MQTT_WS_PORT', httpPort: 'BROKER_HTTP_PORT',
   credentialsFile: 'MQTT_CREDENTIALS_FILE', maxPacketBytes: 'MQTT_MAX_PACKET_BYTES', maxTopicLevels: 'MQTT_MAX_TOPIC_LEVELS',
   maxInflightInbound: 'MQTT_MAX_INFLIGHT', queueLimit: 'MQTT_QUEUE_LIMIT', drainTimeoutMs: 'MQTT_DRAIN_TIMEOUT_MS',
-  connectTimeoutMs: 'MQTT_CONNECT_TIMEOUT_MS', authMaxFailures: 'MQTT_AUTH_MAX_FAILURES', authWindowMs: 'MQTT_AUTH_WINDOW_MS',
+  connectTimeoutMs: 'MQTT_CONNECT_TIMEOUT_MS', authFreeFailures: 'MQTT_AUTH_FREE_FAILURES', authWindowMs: 'MQTT_AUTH_WINDOW_MS',
+  authDelayMaxMs: 'MQTT_AUTH_DELAY_MAX_MS', authAddressFailures: 'MQTT_AUTH_ADDRESS_FAILURES',
   tlsCertFile: 'MQTT_TLS_CERT_FILE', tlsKeyFile: 'MQTT_TLS_KEY_FILE', tlsPort: 'MQTT_TLS_PORT', wssPort: 'MQTT_WSS_PORT',
   persistenceUrl: 'MQTT_PERSISTENCE_URL', consumerQueueMax: 'MQTT_CONSUMER_QUEUE_MAX',
 };
@@ -73,7 +80,8 @@ const ENV: Record<keyof BrokerConfig, string> = {
 const RANGES: Partial<Record<keyof BrokerConfig, [number, number]>> = {
   mqttPort: [0, 65535], wsPort: [-1, 65535], httpPort: [-1, 65535], maxPacketBytes: [64, 256 * 1024 * 1024],
   maxTopicLevels: [7, 100], maxInflightInbound: [1, 65535], queueLimit: [1, 100_000], drainTimeoutMs: [0, 3_600_000], consumerQueueMax: [0, 100_000_000],
-  connectTimeoutMs: [100, 600_000], authMaxFailures: [1, 1_000_000], authWindowMs: [1000, 86_400_000],
+  connectTimeoutMs: [100, 600_000], authFreeFailures: [0, 1_000_000], authWindowMs: [1000, 86_400_000],
+  authDelayMaxMs: [250, 60_000], authAddressFailures: [1, 100_000_000],
   tlsPort: [-1, 65535], wssPort: [-1, 65535],
 };
 

@@ -22,7 +22,7 @@ import { installBackpressure, type Backpressure } from './backpressure.ts';
 import { useFifoInMqEmitter } from './mq-queue.ts';
 import { guardConnection } from './packet-guard.ts';
 import { openPersistence } from './persistence.ts';
-import { FailureLimiter } from './rate-limit.ts';
+import { LoginThrottle } from './login-throttle.ts';
 import { trackDeviceStatus } from './status.ts';
 
 export interface BrokerDeps {
@@ -62,9 +62,12 @@ export async function startBroker(deps: BrokerDeps): Promise<RunningBroker> {
     .describe('mqtt_connects_total', 'Sessions established')
     .describe('mqtt_packet_too_large_total', 'Connections cut for announcing an oversized packet')
     .describe('mqtt_publish_held_total', 'Device publishes held (no PUBACK yet) because a durable consumer\'s queue was over MQTT_CONSUMER_QUEUE_MAX');
-  const limiter = new FailureLimiter({ maxFailures: config.authMaxFailures, windowMs: config.authWindowMs });
+  const throttle = new LoginThrottle({
+    freeFailures: config.authFreeFailures, windowMs: config.authWindowMs, delayMinMs: 250, delayMaxMs: config.authDelayMaxMs,
+    maxWaitMs: Math.min(8000, config.connectTimeoutMs), addressFailures: config.authAddressFailures, maxHeldPerAddress: 100,
+  });
   const auth = createAuth({
-    model: deps.model, store: deps.store, limiter,
+    model: deps.model, store: deps.store, throttle,
     onRefused: (r) => {
       metrics.inc('mqtt_refused_total', { code: r.code });
       deps.onRefused?.(r);

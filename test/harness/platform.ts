@@ -282,6 +282,12 @@ export class TestPlatform {
     return c;
   }
 
+  /** Gives a device a chosen secret (stored as scrypt, as `npm run credentials` does for chosen ones); in-process broker only. */
+  setDeviceSecret(id: string, secret: string): void {
+    this.store = { ...this.store, devices: { ...this.store.devices, [id]: hashSecret(secret, 'scrypt') } };
+    this.secrets[id] = secret;
+  }
+
   /** Number of points stored for a device in its kind's measurement. */
   async count(deviceId: string, field = 'seq'): Promise<number> {
     const d = this.model.devices.get(deviceId)!;
