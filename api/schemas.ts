@@ -15,7 +15,7 @@ export const shared = [
   {
     $id: 'Metric',
     type: 'object',
-    required: ['name', 'type'],
+    required: ['name', 'type', 'value'],
     properties: {
       name: { type: 'string' },
       type: { type: 'string', enum: [...METRIC_TYPES] },
@@ -23,6 +23,11 @@ export const shared = [
       description: { type: 'string' },
       values: { type: 'array', items: { type: 'string' }, description: 'enum: the allowed values' },
       carrier: { type: 'string', description: 'energy carrier of a cumulative counter' },
+      maxLength: { type: 'integer', description: 'text: the longest value accepted, in characters' },
+      value: {
+        type: 'object', additionalProperties: true,
+        description: 'JSON Schema of the values ingest accepts for this metric (type, minimum/maximum, enum, maxLength, pattern)',
+      },
     },
   },
   {

@@ -1,4 +1,5 @@
 /** How the park model is shown to API users (plain JSON, in the shapes of api/schemas.ts). */
+import { metricConstraints } from '../core/contract.ts';
 import type { DeviceKind, DeviceModel, MetricDef, ParkModel } from '../core/model.ts';
 
 export function metricView(m: MetricDef): Record<string, unknown> {
@@ -7,6 +8,8 @@ export function metricView(m: MetricDef): Record<string, unknown> {
   if (m.description !== undefined) v.description = m.description;
   if (m.values !== undefined) v.values = [...m.values];
   if (m.carrier !== undefined) v.carrier = m.carrier;
+  if (m.maxLength !== undefined) v.maxLength = m.maxLength;
+  v.value = metricConstraints(m); // exactly what ingest accepts
   return v;
 }
 

@@ -11,7 +11,7 @@
  */
 import { isId, isMetricName, show } from './ids.ts';
 import type { ErrorCode } from './errors.ts';
-import type { DeviceModel, MetricDef, ParkModel } from './model.ts';
+import { TEXT_MAX_LENGTH_DEFAULT, type DeviceModel, type MetricDef, type ParkModel } from './model.ts';
 
 export const TOPIC_ROOT = 'sp/v1';
 export const SYS_PREFIX = `${TOPIC_ROOT}/_sys`;
@@ -118,6 +118,26 @@ function parseTs(v: unknown): number | undefined {
   return undefined;
 }
 
+/** Longest `info` of a status message. */
+export const STATUS_INFO_MAX_LENGTH = 256;
+
+/**
+ * What `checkMetric` accepts for a metric, as a JSON Schema of the value (the API's
+ * /api/v1/kinds shows it; a test holds the two together): numbers are finite (JSON has no
+ * other), counters are never negative, integers are safe integers, text has a maximum length
+ * and no NUL character.
+ */
+export function metricConstraints(def: MetricDef): Record<string, unknown> {
+  switch (def.type) {
+    case 'number': return { type: 'number' };
+    case 'counter': return { type: 'number', minimum: 0 };
+    case 'integer': return { type: 'integer', minimum: Number.MIN_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER };
+    case 'boolean': return { type: 'boolean' };
+    case 'enum': return { type: 'string', enum: [...(def.values ?? [])] };
+    case 'text': return { type: 'string', maxLength: def.maxLength ?? TEXT_MAX_LENGTH_DEFAULT, pattern: '^[^\\u0000]*$' };
+  }
+}
+
 export function checkMetric(def: MetricDef, v: unknown): Refusal | undefined {
   // Hot path (every metric of every message): the checks first, the message only on refusal.
   switch (def.type) {
@@ -138,8 +158,8 @@ export function checkMetric(def: MetricDef, v: unknown): Refusal | undefined {
     case 'text':
       if (typeof v !== 'string') return refuse('SP_ERR_METRIC_TYPE', `${where(def)}: ${show(v)} is not a string`);
       if (v.includes('\u0000')) return refuse('SP_ERR_TEXT_NUL', `${where(def)}: contains a NUL character`);
-      return v.length <= (def.maxLength ?? 256) ? undefined
-        : refuse('SP_ERR_TEXT_LENGTH', `${where(def)}: ${v.length} characters, at most ${def.maxLength ?? 256} allowed`);
+      return v.length <= (def.maxLength ?? TEXT_MAX_LENGTH_DEFAULT) ? undefined
+        : refuse('SP_ERR_TEXT_LENGTH', `${where(def)}: ${v.length} characters, at most ${def.maxLength ?? TEXT_MAX_LENGTH_DEFAULT} allowed`);
   }
 }
 
@@ -246,7 +266,7 @@ export function parseStatus(payload: Uint8Array): Result<StatusMessage> {
     out.ts = ts;
   }
   if (o.info !== undefined) {
-    if (typeof o.info !== 'string' || o.info.length > 256) return refuse('SP_ERR_STATUS', 'status "info" must be a string of at most 256 characters');
+    if (typeof o.info !== 'string' || o.info.length > STATUS_INFO_MAX_LENGTH) return refuse('SP_ERR_STATUS', `status "info" must be a string of at most ${STATUS_INFO_MAX_LENGTH} characters`);
     if (o.info.includes('\u0000')) return refuse('SP_ERR_TEXT_NUL', 'status "info" contains a NUL character');
     out.info = o.info;
   }

@@ -13,6 +13,8 @@ export const METRIC_TYPES = ['number', 'counter', 'integer', 'boolean', 'enum', 
 export type MetricType = (typeof METRIC_TYPES)[number];
 /** Field names the platform writes itself beside the metrics. */
 export const RESERVED_METRICS: readonly string[] = ['seq', 'time'];
+/** Longest text value of a text metric that declares no maxLength. */
+export const TEXT_MAX_LENGTH_DEFAULT = 256;
 
 export interface MetricDef {
   readonly name: string;
@@ -22,7 +24,7 @@ export interface MetricDef {
   readonly description?: string;
   /** enum: the allowed values. */
   readonly values?: readonly string[];
-  /** text: maximum length in characters (default 256). */
+  /** text: maximum length in characters (TEXT_MAX_LENGTH_DEFAULT unless declared; always set for text). */
   readonly maxLength?: number;
   /** What the carrier is, for cumulative energy counters (used by energy accounting). */
   readonly carrier?: string;
@@ -165,7 +167,7 @@ function parseMetric(p: Problems, path: string, name: string, v: unknown): Metri
     else m.values = vals as string[];
   }
   if (type === 'text') {
-    const ml = o.maxLength ?? 256;
+    const ml = o.maxLength ?? TEXT_MAX_LENGTH_DEFAULT;
     if (typeof ml !== 'number' || !Number.isInteger(ml) || ml < 1 || ml > 4096) {
       p.add(`${path}.maxLength`, ml, 'an integer between 1 and 4096');
     } else m.maxLength = ml;

@@ -96,8 +96,8 @@ describe('park model routes', () => {
   it('lists kinds with metric types and units', async () => {
     const { body } = await get('/api/v1/kinds', 'viewer');
     const kiln = body.kinds.find((k: { id: string }) => k.id === 'roller_kiln');
-    expect(kiln.metrics).toContainEqual({ name: 't_firing', type: 'number', unit: 'degC' });
-    expect(kiln.metrics).toContainEqual({ name: 'run_state', type: 'enum', values: ['running', 'idle'] });
+    expect(kiln.metrics).toContainEqual({ name: 't_firing', type: 'number', unit: 'degC', value: { type: 'number' } });
+    expect(kiln.metrics).toContainEqual({ name: 'run_state', type: 'enum', values: ['running', 'idle'], value: { type: 'string', enum: ['running', 'idle'] } });
     expect(kiln.rated).toEqual({ capacityM2h: 500 });
   });
 });
@@ -122,7 +122,7 @@ describe('devices', () => {
 
   it('shows one device with metrics, units, rated figures and last values; 404 for an unknown id', async () => {
     const { body } = await get('/api/v1/devices/kiln-1', 'viewer');
-    expect(body.metrics).toContainEqual({ name: 'gas_flow', type: 'number', unit: 'm3/h' });
+    expect(body.metrics).toContainEqual({ name: 'gas_flow', type: 'number', unit: 'm3/h', value: { type: 'number' } });
     expect(body.rated).toEqual({ capacityM2h: 500 });
     expect(body.values.gas_flow).toBe(122);
     expect(body.topics.telemetry).toMatch(/^sp\/v1\/[a-z0-9_-]+\/[a-z0-9_-]+\/[a-z0-9_-]+\/kiln-1\/telemetry$/);
