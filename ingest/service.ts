@@ -46,11 +46,11 @@ export async function startIngest(cfg: Readonly<IngestConfig>, model: ParkModel,
   const alarmRules = cfg.alarmsFile ? loadAlarmRules(cfg.alarmsFile, model) : undefined; // refuses a bad file before anything starts
   const spool = new Spool({ dir: cfg.spoolDir, segmentBytes: cfg.segmentBytes });
   const influx = new InfluxClient(cfg.influx);
-  try {
-    await influx.ensureDatabase();
-  } catch (e) {
-    ev.warn?.('could not create the database (fine on InfluxDB 2.x/3.x, where setup creates the bucket)', { err: (e as Error).message });
-  }
+  // In the background: ingest subscribes at once even when InfluxDB is down or hanging (its
+  // readings wait on the spool; the writer creates the database again on a 404).
+  void influx.ensureDatabase().catch((e: Error) => {
+    ev.warn?.('could not create the database (fine on InfluxDB 2.x/3.x, where setup creates the bucket)', { err: e.message });
+  });
   const client = mqtt.connect(cfg.mqttUrl, {
     clientId: cfg.clientId, username: cfg.mqttUsername, password: cfg.mqttPassword,
     clean: false, protocolVersion: 4, reconnectPeriod: 1000, connectTimeout: 10_000, keepalive: 30,

@@ -1,8 +1,10 @@
 /**
  * InfluxDB is not there when readings arrive: ingest acknowledges them once they are on its
- * spool, keeps retrying with backoff, and writes every one when InfluxDB appears.
+ * spool, keeps retrying with backoff, and writes every one when InfluxDB appears. An InfluxDB
+ * that accepts connections but never answers does not keep ingest from subscribing.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
@@ -50,3 +52,27 @@ it('spools while InfluxDB is down and writes everything once it is up', async ()
   expect(r[0]![0]!.values[0]!.slice(1)).toEqual([N, N * 1000 + (N * (N - 1)) / 2]);
   await waitFor('spool empty', async () => (await p!.ingestStat('ingest_spool_pending_bytes', NaN)) === 0);
 });
+
+it('subscribes at once when InfluxDB accepts connections but never answers', async () => {
+  const held: Socket[] = [];
+  const blackHole = createServer((s) => { held.push(s); s.on('error', () => {}); });
+  await new Promise<void>((r) => blackHole.listen(0, '127.0.0.1', () => r()));
+  const port = (blackHole.address() as { port: number }).port;
+  const q = new TestPlatform({ ingestEnv: { INFLUX_URL: `http://127.0.0.1:${port}`, INFLUX_DB: 'hanging' }, startIngest: false });
+  try {
+    await q.start();
+    const t0 = Date.now();
+    await q.startIngest(); // returns once /health says subscribed
+    const ms = Date.now() - t0;
+    expect(held.length).toBeGreaterThan(0); // it did try InfluxDB (CREATE DATABASE hangs there)
+    expect(ms).toBeLessThan(10_000); // not the 30 s request timeout
+    const d = q.model.devices.get('wm-wm-main')!;
+    const c = await q.connect(d.id);
+    await c.publishAsync(deviceTopic(d, 'telemetry'), JSON.stringify({ ts: Date.now(), seq: 0, metrics: { volume: 1, flow: 2 } }), { qos: 1 });
+    await waitFor('spooled', async () => (await q.ingestStat('ingest_points_spooled_total')) >= 1);
+  } finally {
+    await q.stop();
+    for (const s of held) s.destroy();
+    blackHole.close();
+  }
+}, 60_000);
