@@ -8,7 +8,7 @@
  */
 import { PlatformError } from '../errors.ts';
 import { ID_PATTERN } from '../ids.ts';
-import type { DeviceModel, MetricDef, ParkModel } from '../model.ts';
+import { GATEWAY_PREFIX, type DeviceModel, type MetricDef, type ParkModel } from '../model.ts';
 import { deepFreeze, isObj, Problems } from '../problems.ts';
 import { checkProfileForKind, parseProfiles, type ProfileProtocol, type RegisterType } from './config-points.ts';
 import { isDlt645Address, BROADCAST_ADDRESSES, type Dlt645Id } from './dlt645.ts';
@@ -163,8 +163,8 @@ export type { MetricDef };
 export { coalesce, pointSlice } from './blocks.ts';
 export { dlt645MetricValue, dlt645MeterValue, modbusMetricValue, modbusRawValue, type PointValue } from './point-values.ts';
 
-/** Gateway ids: a device-like id starting with gw- (it is the gateway's MQTT identity too). */
-export const GATEWAY_ID_PATTERN = /^gw-[a-z0-9][a-z0-9_-]{0,44}$/;
+/** Gateway ids: an id starting with GATEWAY_PREFIX (gw-); it is the gateway's MQTT identity too. */
+export const GATEWAY_ID_PATTERN = new RegExp(`^${GATEWAY_PREFIX}[a-z0-9][a-z0-9_-]{0,44}$`);
 
 const isInt = (v: unknown, min: number, max: number): v is number => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
 
@@ -173,12 +173,6 @@ function int(p: Problems, path: string, v: unknown, min: number, max: number, df
   if (isInt(v, min, max)) return v;
   p.add(path, v, `an integer between ${min} and ${max}`);
   return dflt;
-}
-
-/** Who owns which device in the park model (its `gateways:` list), once the model has one. */
-function owners(model: ParkModel): ReadonlyMap<string, { devices: readonly { id: string }[] }> | undefined {
-  const g = (model as { gateways?: unknown }).gateways;
-  return g instanceof Map ? g as ReadonlyMap<string, { devices: readonly { id: string }[] }> : undefined;
 }
 
 interface Seen {
@@ -201,9 +195,9 @@ function binding(
     const before = seen.devices.get(device.id);
     if (before) p.add(`${path}.device`, device.id, `a device not already bound at ${before} (one device, one connection)`);
     seen.devices.set(device.id, path);
-    const own = owners(model);
-    const gw = own?.get(conn.gateway);
-    if (own && gw && !gw.devices.some((d) => d.id === device.id)) {
+    // The park model says which gateway may publish for a device (the broker enforces it).
+    const gw = model.gateways.get(conn.gateway);
+    if (gw && !gw.devices.some((d) => d.id === device.id)) {
       p.add(`${path}.device`, device.id, `a device owned by ${conn.gateway} in the park model's gateways list (${gw.devices.map((d) => d.id).join(', ') || 'none'})`);
     }
   }
@@ -291,11 +285,10 @@ export function parseGatewayConfig(data: unknown, model: ParkModel): GatewayConf
   const profiles = parseProfiles(p, root.profiles);
   const seen: Seen = { devices: new Map(), endpoints: new Map(), connections: new Map(), kindChecks: new Set() };
   const gateways = new Map<string, GatewaySpec>();
-  const own = owners(model);
   for (const [id, raw] of Object.entries(p.obj('gateways', root.gateways) ?? {})) {
     const path = `gateways.${id}`;
     if (!GATEWAY_ID_PATTERN.test(id)) p.add(path, id, `a gateway id matching ${GATEWAY_ID_PATTERN}`);
-    else if (own && !own.has(id)) p.add(path, id, `a gateway declared in the park model's gateways list (${[...own.keys()].join(', ') || 'none'})`);
+    else if (!model.gateways.has(id)) p.add(path, id, `a gateway declared in the park model's gateways list (${[...model.gateways.keys()].join(', ') || 'none'})`);
     const g = p.obj(path, raw);
     if (!g) continue;
     p.keys(path, g, ['connections', 'description']);

@@ -88,14 +88,16 @@ export function decodeRegisters(regs: ArrayLike<number>, type: ModbusDataType, o
   }
 }
 
+const INT_BOUNDS: Readonly<Record<string, readonly [bigint, bigint]>> = {
+  int16: [-0x8000n, 0x7fffn], uint16: [0n, 0xffffn], int32: [-0x8000_0000n, 0x7fff_ffffn], uint32: [0n, 0xffff_ffffn],
+  int64: [-(1n << 63n), (1n << 63n) - 1n], uint64: [0n, (1n << 64n) - 1n],
+};
+
 function integer(value: RegisterValue, type: ModbusDataType): bigint {
   if (typeof value === 'boolean') throw new TypeError(`${type} cannot hold a boolean`);
   if (typeof value === 'number' && !Number.isInteger(value)) throw new RangeError(`${type} cannot hold ${value}: not an integer`);
   const v = BigInt(value);
-  const [lo, hi] = {
-    int16: [-0x8000n, 0x7fffn], uint16: [0n, 0xffffn], int32: [-0x8000_0000n, 0x7fff_ffffn], uint32: [0n, 0xffff_ffffn],
-    int64: [-(1n << 63n), (1n << 63n) - 1n], uint64: [0n, (1n << 64n) - 1n],
-  }[type as 'int16'] as [bigint, bigint];
+  const [lo, hi] = INT_BOUNDS[type] as readonly [bigint, bigint];
   if (v < lo || v > hi) throw new RangeError(`${type} cannot hold ${value}: outside ${lo}..${hi}`);
   return v;
 }
