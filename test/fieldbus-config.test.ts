@@ -109,7 +109,7 @@ describe('gateway config', () => {
     expect(ahu({ metric: 'particles_05', register: 'input', address: 0, type: 'uint32', scale: 0.5, unit: '1/m3' }).join('\n')).toMatch(/an integer data type with integer scale/);
     expect(ahu({ metric: 'particles_05', register: 'input', address: 0, type: 'float32', unit: '1/m3' }).join('\n')).toMatch(/an integer data type with integer scale/);
     const ok = {
-      profiles: { p: { protocol: 'modbus', points: [
+      profiles: { p: { protocol: 'modbus', pollGroups: { default: { intervalMs: 10_000 } }, points: [
         { metric: 'compressor_on', register: 'holding', address: 5, type: 'bit', bit: 0 },
         { metric: 'door_open', register: 'holding', address: 5, type: 'bit', bit: 1 },
         { metric: 'temp', register: 'input', address: 0, type: 'int16', scale: 0.1, unit: 'degC' },
@@ -133,6 +133,13 @@ describe('gateway config', () => {
     expect(() => parseGatewayConfig(gw([tcp([{ device: 'wm-kiln-1', unitId: 1, profile: 'roller-kiln-plc' }])]), withOwners)).not.toThrow();
     const other = refusal({ ...gw([]), gateways: { 'gw-other': { connections: [] } } }, withOwners);
     expect(other.join('\n')).toMatch(/gateways\.gw-other: "gw-other" — expected a gateway declared in the park model's gateways list \(gw-weimei-1\)/);
+  });
+
+  it("refuses a poll group faster than the device's interval in the park model (KPIs count samples × interval)", () => {
+    const profiles = structuredClone(shipped.profiles) as Record<string, { pollGroups: Record<string, { intervalMs: number }> }>;
+    profiles['roller-kiln-plc']!.pollGroups.fast!.intervalMs = 1000;
+    const problems = refusal(gw([tcp([{ device: 'wm-kiln-1', unitId: 1, profile: 'roller-kiln-plc' }])], profiles));
+    expect(problems.join('\n')).toContain("devices[0].profile: \"roller-kiln-plc\" — expected a profile whose poll groups are no faster than wm-kiln-1's interval in the park model (5000 ms; group fast polls every 1000 ms)");
   });
 });
 

@@ -209,6 +209,15 @@ function binding(
     seen.kindChecks.add(`${profile.id} ${device.kind.id}`);
     checkProfileForKind(p, profile, device.kind, `bound to ${device.id} at ${path}`);
   }
+  // A reading more often than the park model's interval would be counted as more run time and
+  // more samples than there were (OEE, completeness): poll no faster than the device reports.
+  if (device && profile) {
+    for (const g of profile.pollGroups.values()) {
+      if (g.intervalMs < device.intervalMs && (profile.points as readonly { group: string }[]).some((pt) => pt.group === g.name)) {
+        p.add(`${path}.profile`, o.profile, `a profile whose poll groups are no faster than ${device.id}'s interval in the park model (${device.intervalMs} ms; group ${g.name} polls every ${g.intervalMs} ms): KPIs count samples × interval`);
+      }
+    }
+  }
   if (want === 'modbus') {
     if (o.address !== undefined) p.add(`${path}.address`, o.address, 'no address on a Modbus connection (unitId names the device)');
     if (!isInt(o.unitId, 1, 247)) p.add(`${path}.unitId`, o.unitId, 'a Modbus unit id 1..247 (0 is broadcast, which no device answers)');
