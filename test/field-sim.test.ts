@@ -279,7 +279,7 @@ describe('field simulators: DL/T 645', () => {
 describe('field simulators: other register maps', () => {
   it('a coil carries a boolean metric; registers refresh from the model at each scan', async () => {
     const data = {
-      profiles: { cold: { protocol: 'modbus', points: [
+      profiles: { cold: { protocol: 'modbus', pollGroups: { default: { intervalMs: 10_000 } }, points: [
         { metric: 'compressor_on', register: 'coil', address: 3 },
         { metric: 'temp', register: 'input', address: 0, type: 'float32', unit: 'degC' },
       ] } },
