@@ -77,6 +77,14 @@ describe('npm run up under signals', () => {
     }, 90_000);
   }
 
+  it('kill -9 of npm: the script notices its parent is gone and stops everything in order', async () => {
+    const u = await up();
+    u.npm.kill('SIGKILL');
+    await expectAllGone(u);
+    const log = u.out(); // the pipe outlives npm: the script's own children still write to it
+    expect(log).toMatch(/stopping \(parent process \d+ is gone\)/);
+  }, 90_000);
+
   it('kill -9 of the up script itself: its children (influxd included) do not outlive it', async () => {
     const u = await up({ ownInfluxd: true });
     const influxd = u.pid('influxd');
