@@ -157,6 +157,10 @@ describe('fleet options and command line', () => {
     expect(() => resolveFleetOptions({ model, secrets, backfill: { fromMs: now - 8 * 86_400_000, toMs: now } }, now)).toThrow(/backfill.fromMs/);
     const b = resolveFleetOptions({ model, secrets, backfill: { fromMs: now - 86_400_000, toMs: now } }, now);
     expect([b.mode, b.batch, b.originMs, b.endMs]).toEqual(['backfill', 100, now - 86_400_000, now]);
+    // devices an edge gateway reads are left out on request (the field simulators serve them)
+    const w = resolveFleetOptions({ model, secrets, select: { workshops: ['vaccine'], kinds: ['cold_room', 'freeze_dryer'], withoutGatewayDevices: true } }, now);
+    expect(w.devices.map((d) => d.id)).toEqual(['al-fd-2', 'al-cold-2']);
+    expect(parseCli(['--without-gateway-devices'], now).fleet.select.withoutGatewayDevices).toBe(true);
     const r = resolveFleetOptions({ model, secrets, rate: 10 }, now);
     expect(r.intervalOf(model.devices.get('al-cold-1') as DeviceModel)).toBe(1000);
   });
