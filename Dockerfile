@@ -9,6 +9,7 @@ COPY config ./config
 COPY broker ./broker
 COPY ingest ./ingest
 COPY api ./api
+COPY gateway ./gateway
 COPY simulators ./simulators
 USER node
 # e.g. CMD ["node", "--import", "tsx", "broker/main.ts"]

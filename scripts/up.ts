@@ -49,8 +49,9 @@ if (!existsSync(keysFile)) {
 const ports = {
   mqtt: Number(process.env.MQTT_PORT ?? 1883), ws: Number(process.env.MQTT_WS_PORT ?? 8083),
   brokerHttp: Number(process.env.BROKER_HTTP_PORT ?? 9101), ingestHttp: Number(process.env.INGEST_HTTP_PORT ?? 9102),
-  api: Number(process.env.API_PORT ?? 8080),
+  api: Number(process.env.API_PORT ?? 8080), gatewayHttp: Number(process.env.GATEWAY_HTTP_PORT ?? 9104),
 };
+const gatewayPorts: number[] = [];
 mkdirSync(join(data, 'run'), { recursive: true });
 writeFileSync(join(data, 'run', 'up.pid'), `${process.pid}\n`);
 const supervisor = new Supervisor({ pidDir: join(data, 'run'), onEvent: (line) => console.error(`${time()}  ${line}`) });
@@ -93,7 +94,23 @@ try {
   await node('broker', 'broker/main.ts', `http://127.0.0.1:${ports.brokerHttp}/health`);
   await node('ingest', 'ingest/main.ts', `http://127.0.0.1:${ports.ingestHttp}/health`);
   await node('api', 'api/main.ts', `http://127.0.0.1:${ports.api}/health`);
-  if (!args['no-simulators']) await node('simulators', 'simulators/main.ts', undefined, ['--duration', '0', '--quiet', ...args['sim-args']!.split(' ').filter(Boolean)]);
+  // Field devices that speak Modbus or DL/T 645 reach the platform through an edge gateway
+  // (gateway/, config/gateway.yaml); their simulators answer on loopback ports, the rest of the
+  // park publishes over MQTT itself.
+  const gateways = args['no-simulators'] ? [] : [...model.gateways.keys()];
+  if (gateways.length > 0) await node('field-sim', 'simulators/field-main.ts', undefined, ['--quiet']);
+  for (const [i, id] of gateways.entries()) {
+    const port = (await portFree(ports.gatewayHttp + i)) ? ports.gatewayHttp + i : await freePort();
+    gatewayPorts.push(port);
+    await supervisor.start({
+      name: id, command: process.execPath, args: ['--import', 'tsx', 'gateway/main.ts'], cwd: root, logFile: join(logs, `${id}.log`),
+      env: { ...env, GATEWAY_ID: id, GATEWAY_SECRETS_FILE: plainFile, GATEWAY_BUFFER_DIR: join(data, 'spool', id), GATEWAY_HTTP_PORT: String(port) },
+      healthUrl: `http://127.0.0.1:${port}/health`,
+    });
+  }
+  if (!args['no-simulators']) {
+    await node('simulators', 'simulators/main.ts', undefined, ['--duration', '0', '--quiet', ...(gateways.length ? ['--without-gateway-devices'] : []), ...args['sim-args']!.split(' ').filter(Boolean)]);
+  }
 } catch (e) {
   console.error((e as Error).message);
   await stop(1, 'a service did not start');
@@ -114,7 +131,7 @@ Smart-park platform is up (${model.devices.size} devices in ${model.parks.length
   Device credentials   ${plainFile}
   Ingest counters      http://127.0.0.1:${ports.ingestHttp}/stats
   Broker counters      http://127.0.0.1:${ports.brokerHttp}/stats
-  InfluxDB             ${influxUrl} (db ${env.INFLUX_DB})
+${[...model.gateways.keys()].slice(0, gatewayPorts.length).map((id, i) => `  Gateway ${id.padEnd(12)} http://127.0.0.1:${gatewayPorts[i]}/stats   (${model.gateways.get(id)!.devices.length} field devices over Modbus / DL/T 645)\n`).join('')}  InfluxDB             ${influxUrl} (db ${env.INFLUX_DB})
   Logs                 ${logs}/
 Ctrl-C stops everything.
 `);

@@ -160,7 +160,7 @@ describe('fleet options and command line', () => {
     // devices an edge gateway reads are left out on request (the field simulators serve them)
     const w = resolveFleetOptions({ model, secrets, select: { workshops: ['vaccine'], kinds: ['cold_room', 'freeze_dryer'], withoutGatewayDevices: true } }, now);
     expect(w.devices.map((d) => d.id)).toEqual(['al-fd-2', 'al-cold-2']);
-    expect(parseCli(['--without-gateway-devices'], now).fleet.select.withoutGatewayDevices).toBe(true);
+    expect(parseCli(['--without-gateway-devices'], now).fleet.select?.withoutGatewayDevices).toBe(true);
     const r = resolveFleetOptions({ model, secrets, rate: 10 }, now);
     expect(r.intervalOf(model.devices.get('al-cold-1') as DeviceModel)).toBe(1000);
   });

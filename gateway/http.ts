@@ -1,0 +1,34 @@
+/** /health, /stats (JSON) and /metrics (Prometheus text) of the gateway. */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from '../core/metrics.ts';
+
+export interface StatsServer { port: number; close(): Promise<void> }
+
+export async function startStatsServer(
+  port: number, host: string, metrics: Registry, stats: () => Record<string, unknown>, healthy: () => { ok: boolean; status: string },
+): Promise<StatsServer | undefined> {
+  if (port < 0) return undefined;
+  const server: Server = createServer((req, res) => {
+    if (req.url === '/metrics') {
+      res.setHeader('content-type', 'text/plain; version=0.0.4');
+      return res.end(metrics.toPrometheus());
+    }
+    if (req.url === '/stats' || req.url === '/health') {
+      res.setHeader('content-type', 'application/json');
+      const h = healthy();
+      res.statusCode = req.url === '/health' && !h.ok ? 503 : 200;
+      return res.end(JSON.stringify(req.url === '/health' ? { status: h.status } : stats()));
+    }
+    res.statusCode = 404;
+    res.end();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
