@@ -30,8 +30,8 @@ interface Outgoing { topic: string; payload: string; readings: number; chunk: Ch
 interface ChunkState { chunk: Chunk; outstanding: number; records: number }
 
 /** A buffer record: `<device id> <reading JSON>`; the reading JSON starts with `{"ts":<ms>,`. */
-export function encodeRecord(device: string, ts: number, metrics: Record<string, unknown>): string {
-  return `${device} {"ts":${ts},"metrics":${JSON.stringify(metrics)}}`;
+export function encodeRecord(device: string, ts: number, metrics: Record<string, unknown>, seq?: number): string {
+  return `${device} {"ts":${ts},${seq === undefined ? '' : `"seq":${seq},`}"metrics":${JSON.stringify(metrics)}}`;
 }
 
 export function recordTs(json: string): number {

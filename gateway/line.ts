@@ -42,7 +42,8 @@ export interface LineJob {
 }
 
 export interface LineEvents {
-  reading: (device: string, ts: number, metrics: Record<string, MetricValue>) => void;
+  /** `intervalMs`: the poll group's. */
+  reading: (device: string, ts: number, metrics: Record<string, MetricValue>, intervalMs: number) => void;
   status: (device: string, state: 'online' | 'offline', info: string) => void;
   pointErrors?: (device: string, errors: string[]) => void;
 }
@@ -185,7 +186,7 @@ export class Line {
     const first = out.failures[0];
     if (names.length > 0 && out.ts !== undefined) {
       this.o.metrics.inc('gateway_points_read_total', this.labels, names.length);
-      this.o.events.reading(j.device, out.ts, out.metrics);
+      this.o.events.reading(j.device, out.ts, out.metrics, j.intervalMs);
       j.failures = 0;
       j.backoffUntil = 0;
       dev.groups.set(j.group, { read: true, failure: first?.reason ?? '' });

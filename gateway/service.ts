@@ -72,9 +72,14 @@ export async function startGateway(cfg: Readonly<GatewayEnvConfig>, spec: Gatewa
   client.on('error', (err) => ev.warn?.('mqtt error', { err: err.message }));
 
   const refusedOnce = new Set<string>();
+  // seq = the reading's slot on the device's interval grid (ts ÷ intervalMs), on the readings of
+  // the poll group at the device's interval only: restart-proof, and what the platform's loss and
+  // completeness accounting counts (count of seq × interval), exactly as for a device's own seq.
+  const intervalOf = new Map(spec.connections.flatMap((c) => c.devices.map((b) => [b.device.id, b.device.intervalMs] as const)));
   const field = buildField(spec, metrics, {
-    reading: (device, ts, m) => {
-      buffer.append(encodeRecord(device, ts, m));
+    reading: (device, ts, m, groupMs) => {
+      const deviceMs = intervalOf.get(device);
+      buffer.append(encodeRecord(device, ts, m, groupMs === deviceMs ? Math.floor(ts / groupMs) : undefined));
       metrics.inc('gateway_device_readings_total', { device });
     },
     status: (device, state, info) => {

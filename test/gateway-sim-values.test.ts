@@ -70,6 +70,16 @@ describe('gateway values from our field simulators', () => {
     }
   });
 
+  it('numbers each reading by its slot on the device\'s interval grid (seq = ts ÷ intervalMs), as the KPIs count it', async () => {
+    for (const id of ['wm-kiln-1', 'wm-em-main']) {
+      const d = p.model.devices.get(id)!;
+      const res = await p.influx.query(influxql`SELECT ${ident('seq')} FROM ${ident(d.kind.id)} WHERE "device" = ${id} AND ${ident('seq')} >= 0`);
+      const rows = res[0]?.[0]?.values ?? [];
+      expect(rows.length, id).toBeGreaterThan(0);
+      for (const [t, seq] of rows) expect(seq, `${id} at ${t}`).toBe(Math.floor(Number(t) / d.intervalMs));
+    }
+  });
+
   it('publishes each device\'s status online, retained, on its status topic', async () => {
     const c = await p.connect('svc-api', { clientId: 'svc-api-retained' });
     const seen = new Map<string, { state: string }>();
