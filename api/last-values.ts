@@ -6,7 +6,7 @@
  */
 import type { MetricValue } from '../core/contract.ts';
 import type { InfluxClient, Series } from '../core/influx/client.ts';
-import { duration, ident, influxql, statements, type Statement } from '../core/influx/influxql.ts';
+import { duration, ident, influxql, statements, type Fragment } from '../core/influx/influxql.ts';
 import type { DeviceKind, DeviceModel } from '../core/model.ts';
 
 export interface LastValues { lastSeen: number | null; values: Record<string, MetricValue | null> }
@@ -14,7 +14,7 @@ export interface LastValues { lastSeen: number | null; values: Record<string, Me
 /** One tag = value condition that narrows the scan; the value is bound, the tag key is fixed. */
 export interface Scope { tag: 'park' | 'enterprise' | 'workshop' | 'line' | 'device'; value: string }
 
-function kindStatements(kind: DeviceKind, lookback: string, scope: Scope | undefined): Statement[] {
+function kindStatements(kind: DeviceKind, lookback: string, scope: Scope | undefined): Fragment[] {
   const m = ident(kind.id);
   const since = duration(lookback);
   if (!scope) {

@@ -5,7 +5,7 @@
  */
 import type { MetricValue } from '../core/contract.ts';
 import type { InfluxClient } from '../core/influx/client.ts';
-import { duration, durationMs, Fragment, ident, influxql, join, keyword, type Statement } from '../core/influx/influxql.ts';
+import { duration, durationMs, ident, influxql, join, keyword, type Fragment } from '../core/influx/influxql.ts';
 import type { DeviceModel, MetricDef } from '../core/model.ts';
 import { badParam } from './errors.ts';
 import { parseTimeParam } from './time-params.ts';
@@ -25,7 +25,7 @@ export interface TelemetryPlan {
   agg: Aggregate | 'none';
   window: string | null;
   limit: number;
-  statement: Statement;
+  statement: Fragment;
 }
 
 export interface Point { ts: number; values: Record<string, MetricValue | null> }
@@ -56,8 +56,7 @@ function windowCount(from: number, to: number, windowMs: number): number {
 
 /** A select item such as `mean("power") AS "power"`, from a checked keyword and model identifiers. */
 function aggregateItem(fn: Fragment, m: MetricDef): Fragment {
-  const s = influxql`${fn}(${ident(m.name)}) AS ${ident(m.name)}`;
-  return new Fragment(s.text); // no values were interpolated, so there are no parameters to lose
+  return influxql`${fn}(${ident(m.name)}) AS ${ident(m.name)}`;
 }
 
 export function planTelemetry(device: DeviceModel, p: TelemetryParams, now: number, maxPoints: number): TelemetryPlan {

@@ -1,7 +1,8 @@
 /**
  * What every dashboard shares: the datasource (uid pinned here and in
  * provisioning/datasources/influxdb.yaml), units from the park model, the chained template
- * variables, panel defaults and the query helpers over dashboards/influxql.ts.
+ * variables, panel defaults and the query helpers over dashboards/influxql.ts; queries are
+ * core Fragments until `targets` renders them for Grafana.
  */
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
@@ -12,18 +13,16 @@ import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import * as bargauge from '@grafana/grafana-foundation-sdk/bargauge';
 import type * as cog from '@grafana/grafana-foundation-sdk/cog';
 import { ALARM_EVENTS_MEASUREMENT } from '../core/alarms/events.ts';
-import { Fragment, ident, join, literal } from '../core/influx/influxql.ts';
+import { exactly, ident, influxql, join, type Fragment } from '../core/influx/influxql.ts';
 import type { DeviceModel, ParkModel } from '../core/model.ts';
-import { and, exactly, iql, INTERVAL, tagMatchesVariable, TIME_FILTER } from './influxql.ts';
+import { and, grafanaQuery, INTERVAL, tagMatchesVariable, TIME_FILTER, VARIABLES, type VariableName } from './influxql.ts';
 import { InfluxQueryBuilder, type ResultFormat } from './query.ts';
 
 /** Must equal `uid` in provisioning/datasources/influxdb.yaml (a test checks it). */
 export const DATASOURCE_UID = 'smartpark-influxdb';
 export const DATASOURCE: dashboard.DataSourceRef = { type: 'influxdb', uid: DATASOURCE_UID };
 
-/** The template variables, in chain order: each one's values are filtered by those before it. */
-export const VARIABLES = ['park', 'enterprise', 'workshop', 'device'] as const;
-export type VariableName = (typeof VARIABLES)[number];
+export { VARIABLES, type VariableName };
 
 // ------------------------------------------------------------------ units
 
@@ -100,9 +99,9 @@ export function variables(measurements: readonly string[] | undefined, deviceMea
   return VARIABLES.map((name, i) => {
     const m = name === 'device' ? deviceMeasurements : measurements;
     const before = VARIABLES.slice(0, i).map((v) => tagMatchesVariable(v, v));
-    const fromClause = new Fragment(m ? iql` FROM ${exactly(m)}` : '');
-    const whereClause = new Fragment(before.length ? iql` WHERE ${and(before)}` : '');
-    const query = iql`SHOW TAG VALUES${fromClause} WITH KEY = ${ident(name)}${whereClause}`;
+    const fromClause = m ? influxql` FROM ${exactly(m)}` : influxql``;
+    const whereClause = before.length ? influxql` WHERE ${and(before)}` : influxql``;
+    const query = grafanaQuery(influxql`SHOW TAG VALUES${fromClause} WITH KEY = ${ident(name)}${whereClause}`);
     return new dashboard.QueryVariableBuilder(name)
       .label(name[0]!.toUpperCase() + name.slice(1))
       .datasource(DATASOURCE)
@@ -123,14 +122,14 @@ export function scope(extra: readonly Fragment[] = [], vars: readonly VariableNa
 // ------------------------------------------------------------------ queries
 
 export interface Target {
-  query: string;
+  query: Fragment;
   alias?: string;
   format?: ResultFormat;
 }
 
 export function targets(list: readonly Target[]): InfluxQueryBuilder[] {
   return list.map((t, i) => {
-    const b = new InfluxQueryBuilder(DATASOURCE, t.query).refId(String.fromCharCode(65 + i));
+    const b = new InfluxQueryBuilder(DATASOURCE, grafanaQuery(t.query)).refId(String.fromCharCode(65 + i));
     if (t.alias) b.alias(t.alias);
     if (t.format) b.resultFormat(t.format);
     return b;
@@ -142,9 +141,9 @@ export function targets(list: readonly Target[]): InfluxQueryBuilder[] {
  * the common time series of numeric metrics, one series per device and field.
  */
 export function meanByDevice(kind: string, fields: readonly string[], extra: readonly Fragment[] = []): Target {
-  const sel = join(fields.map((f) => new Fragment(iql`mean(${ident(f)}) AS ${ident(f)}`)));
+  const sel = join(fields.map((f) => influxql`mean(${ident(f)}) AS ${ident(f)}`));
   return {
-    query: iql`SELECT ${sel} FROM ${ident(kind)} WHERE ${scope(extra)} GROUP BY time(${INTERVAL}), "device" fill(null)`,
+    query: influxql`SELECT ${sel} FROM ${ident(kind)} WHERE ${scope(extra)} GROUP BY time(${INTERVAL}), "device" fill(null)`,
     alias: fields.length > 1 ? '$tag_device $col' : '$tag_device',
   };
 }
@@ -157,7 +156,7 @@ export function from(kinds: readonly string[]): Fragment {
 /** Last state (enum/string field) per interval and device, carried forward: for state timelines. */
 export function stateByDevice(kinds: readonly string[], field: string): Target {
   return {
-    query: iql`SELECT last(${ident(field)}) AS ${ident(field)} FROM ${from(kinds)} WHERE ${scope()} GROUP BY time(${INTERVAL}), "device" fill(previous)`,
+    query: influxql`SELECT last(${ident(field)}) AS ${ident(field)} FROM ${from(kinds)} WHERE ${scope()} GROUP BY time(${INTERVAL}), "device" fill(previous)`,
     alias: '$tag_device',
   };
 }
@@ -324,10 +323,10 @@ export interface InfluxAnnotationTarget extends dashboard.AnnotationTarget {
 /** Alarm events (alarm_events) of the devices the variables select: raised ones red, cleared ones green. */
 export function alarmAnnotations(): cog.Builder<dashboard.AnnotationQuery>[] {
   return (['raised', 'cleared'] as const).map((state) => {
-    const where = scope([new Fragment(iql`"state" = ${literal(state)}`)]);
+    const where = scope([influxql`"state" = ${state}`]);
     const target: InfluxAnnotationTarget = {
       refId: 'Anno', limit: 500, matchAny: false, tags: [], type: 'tags',
-      query: iql`SELECT ${ident('message')} AS "text", ${ident('rule')}, ${ident('severity')}, ${ident('device')} FROM ${ident(ALARM_EVENTS_MEASUREMENT)} WHERE ${where}`,
+      query: grafanaQuery(influxql`SELECT ${ident('message')} AS "text", ${ident('rule')}, ${ident('severity')}, ${ident('device')} FROM ${ident(ALARM_EVENTS_MEASUREMENT)} WHERE ${where}`),
       rawQuery: true, fromAnnotations: true, textEditor: true,
       textColumn: 'text', tagsColumn: 'rule,severity,device', titleColumn: '', timeEndColumn: '',
     };

@@ -8,16 +8,15 @@
  * InfluxQL 1.x cannot join: it stays with the KPI API.
  */
 import type * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
-import { ident } from '../core/influx/influxql.ts';
+import { ident, influxql, offsetDuration } from '../core/influx/influxql.ts';
 import { gridFactorFor, unitFactor, type Standards } from '../core/kpi/standards.ts';
-import { Fragment } from '../core/influx/influxql.ts';
 import type { Production } from '../core/kpi/production.ts';
 import type { ParkModel } from '../core/model.ts';
 import { coalByCarrier, enterpriseFacts, KPI_MIN_INTERVAL, kpiQuery, type KpiData } from './kpi.ts';
 import {
   addPanels, barGaugePanel, dashboardBase, mainMeters, metricUnit, row, scope, statPanel, thresholds, timeSeriesPanel, type Target,
 } from './common.ts';
-import { iql, INTERVAL, num, tagIn, TIME_FILTER } from './influxql.ts';
+import { INTERVAL, tagIn, TIME_FILTER } from './influxql.ts';
 
 /** Meter kinds and their cumulative counter, with the carrier's display name. */
 export const METERS = [
@@ -30,7 +29,7 @@ export const METERS = [
 export function consumptionPerInterval(model: ParkModel, kind: string, counter: string): Target {
   const ids = mainMeters(model, kind).map((d) => d.id);
   return {
-    query: iql`SELECT non_negative_difference(last(${ident(counter)})) AS ${ident(counter)} FROM ${ident(kind)} WHERE ${scope([tagIn('device', ids)])} GROUP BY time(${INTERVAL}), "workshop", "device"`,
+    query: influxql`SELECT non_negative_difference(last(${ident(counter)})) AS ${ident(counter)} FROM ${ident(kind)} WHERE ${scope([tagIn('device', ids)])} GROUP BY time(${INTERVAL}), "workshop", "device"`,
     alias: '$tag_workshop',
   };
 }
@@ -38,7 +37,7 @@ export function consumptionPerInterval(model: ParkModel, kind: string, counter: 
 export function consumptionInRange(model: ParkModel, kind: string, counter: string): Target {
   const ids = mainMeters(model, kind).map((d) => d.id);
   return {
-    query: iql`SELECT spread(${ident(counter)}) AS ${ident(counter)} FROM ${ident(kind)} WHERE ${scope([tagIn('device', ids)])} GROUP BY "workshop", "device"`,
+    query: influxql`SELECT spread(${ident(counter)}) AS ${ident(counter)} FROM ${ident(kind)} WHERE ${scope([tagIn('device', ids)])} GROUP BY "workshop", "device"`,
     alias: '$tag_workshop',
   };
 }
@@ -50,7 +49,7 @@ export function consumptionInRange(model: ParkModel, kind: string, counter: stri
 function scaledConsumption(model: ParkModel, kind: string, counter: string, factor: number, alias: string): Target {
   const ids = mainMeters(model, kind).map((d) => d.id);
   return {
-    query: iql`SELECT sum("d") * ${num(factor)} AS ${ident(alias)} FROM (SELECT non_negative_difference(last(${ident(counter)})) AS "d" FROM ${ident(kind)} WHERE ${scope([tagIn('device', ids)])} GROUP BY time(${INTERVAL}), "device") WHERE ${TIME_FILTER} GROUP BY time(${INTERVAL})`,
+    query: influxql`SELECT sum("d") * ${factor} AS ${ident(alias)} FROM (SELECT non_negative_difference(last(${ident(counter)})) AS "d" FROM ${ident(kind)} WHERE ${scope([tagIn('device', ids)])} GROUP BY time(${INTERVAL}), "device") WHERE ${TIME_FILTER} GROUP BY time(${INTERVAL})`,
     alias,
   };
 }
@@ -100,9 +99,8 @@ export const DAYS_COMPARED = 14;
  * production timezone), all from the hourly KPI facts.
  */
 function enterpriseAndPeriodPanels(model: ParkModel, production: Production) {
-  const tce = new Fragment(iql`sum(${ident('kgce')}) / 1000 AS ${ident('tce')}`);
-  const offsetMin = -production.timezoneOffsetMin;
-  const localDay = new Fragment(`time(1d, ${offsetMin}m)`);
+  const tce = influxql`sum(${ident('kgce')}) / 1000 AS ${ident('tce')}`;
+  const localDay = influxql`time(1d, ${offsetDuration(-production.timezoneOffsetMin, 'm')})`;
   const rangeStat = (title: string, description: string, timeShift?: string) => statPanel({
     title, description, w: 6, h: 5, minInterval: KPI_MIN_INTERVAL, ...(timeShift ? { timeShift } : {}),
     unit: 'suffix: tce', decimals: 3, thresholds: thresholds([null, 'green']),
@@ -114,13 +112,13 @@ function enterpriseAndPeriodPanels(model: ParkModel, production: Production) {
       title: 'Comprehensive energy by enterprise', w: 12, bars: true, stacked: true,
       description: 'Standard coal (kgce) of each enterprise\'s main meters per interval of whole hours (hourly KPI facts): the zone total on top.',
       unit: 'suffix: kgce', minInterval: KPI_MIN_INTERVAL, min: 0, thresholds: thresholds([null, 'green']),
-      targets: [{ query: kpiQuery([new Fragment(iql`sum(${ident('kgce')}) AS ${ident('kgce')}`)], enterpriseFacts(), 'interval-enterprise'), alias: '$tag_enterprise' }],
+      targets: [{ query: kpiQuery([influxql`sum(${ident('kgce')}) AS ${ident('kgce')}`], enterpriseFacts(), 'interval-enterprise'), alias: '$tag_enterprise' }],
     }),
     timeSeriesPanel({
       title: 'Carbon by enterprise', w: 12, bars: true, stacked: true,
       description: 'CO2 (kg) of each enterprise per interval of whole hours: electricity × the dated grid factor, fuels × their factors (config/standards.yaml).',
       unit: 'suffix: kgCO2', minInterval: KPI_MIN_INTERVAL, min: 0, thresholds: thresholds([null, 'green']),
-      targets: [{ query: kpiQuery([new Fragment(iql`sum(${ident('kgco2')}) AS ${ident('kgco2')}`)], enterpriseFacts(), 'interval-enterprise'), alias: '$tag_enterprise' }],
+      targets: [{ query: kpiQuery([influxql`sum(${ident('kgco2')}) AS ${ident('kgco2')}`], enterpriseFacts(), 'interval-enterprise'), alias: '$tag_enterprise' }],
     }),
     rangeStat('Comprehensive energy in range', 'Standard coal of the selected enterprises over the dashboard range (hours starting in it).'),
     rangeStat('Same range a day earlier', 'The same, for the range shifted back by one day: compare with the panel on its left.', '1d'),
@@ -128,7 +126,7 @@ function enterpriseAndPeriodPanels(model: ParkModel, production: Production) {
       title: `Comprehensive energy per local day, last ${DAYS_COMPARED} days`, w: 12, bars: true, stacked: true,
       description: `Standard coal (kgce) by carrier per local day (${production.timezone}) over the last ${DAYS_COMPARED} days, whatever the dashboard range: days side by side.`,
       unit: 'suffix: kgce', min: 0, timeFrom: `${DAYS_COMPARED}d`, thresholds: thresholds([null, 'green']),
-      targets: [{ query: iql`${new Fragment(coalByCarrier(model, 'none').query)} GROUP BY ${localDay}` }],
+      targets: [{ query: influxql`${coalByCarrier(model, 'none').query} GROUP BY ${localDay}` }],
     }),
   ];
 }

@@ -6,14 +6,14 @@
  * minimum interval of 1 h, and a range includes the hours that start within it.
  */
 import * as common from '@grafana/grafana-foundation-sdk/common';
-import { Fragment, ident, join, literal } from '../core/influx/influxql.ts';
+import { ident, influxql, join, type Fragment } from '../core/influx/influxql.ts';
 import { grade } from '../core/kpi/formulas.ts';
 import type { Product, Production } from '../core/kpi/production.ts';
 import type { Standards } from '../core/kpi/standards.ts';
 import type { ParkModel } from '../core/model.ts';
 import { KPI_MEASUREMENT } from '../core/kpi/facts.ts';
 import { scope, statPanel, thresholds, timeSeriesPanel, type Target, type VariableName } from './common.ts';
-import { iql, INTERVAL } from './influxql.ts';
+import { INTERVAL } from './influxql.ts';
 
 /** Facts are per hour: no finer GROUP BY makes sense. */
 export const KPI_MIN_INTERVAL = '1h';
@@ -26,36 +26,36 @@ const PRODUCT_VARS: readonly VariableName[] = ['park', 'enterprise', 'workshop']
 
 /** WHERE of enterprise facts: the time range, level, park and enterprise variables (they carry no workshop). */
 export function enterpriseFacts(): Fragment {
-  return scope([new Fragment(iql`"level" = ${literal('enterprise')}`)], ENTERPRISE_VARS);
+  return scope([influxql`"level" = ${'enterprise'}`], ENTERPRISE_VARS);
 }
 
 /** WHERE of product facts of the given products. */
 export function productFacts(products: readonly string[]): Fragment {
   if (products.length === 0) throw new RangeError('productFacts needs at least one product');
-  const one = products.map((p) => new Fragment(iql`"product" = ${literal(p)}`));
-  return scope([new Fragment(iql`"level" = ${literal('product')}`), new Fragment(`(${join(one, ' OR ').text})`)], PRODUCT_VARS);
+  const one = products.map((p) => influxql`"product" = ${p}`);
+  return scope([influxql`"level" = ${'product'}`, influxql`(${join(one, ' OR ')})`], PRODUCT_VARS);
 }
 
 /** `sum("a") / sum("b") * k AS "alias"`. */
 export function ratioOfSums(num: string, den: string, alias: string, factor = 1): Fragment {
   if (!Number.isFinite(factor)) throw new RangeError('factor must be finite');
-  const k = factor === 1 ? '' : ` * ${factor}`;
-  return new Fragment(iql`sum(${ident(num)}) / sum(${ident(den)})${new Fragment(k)} AS ${ident(alias)}`);
+  const k = factor === 1 ? influxql`` : influxql` * ${factor}`;
+  return influxql`sum(${ident(num)}) / sum(${ident(den)})${k} AS ${ident(alias)}`;
 }
 
 export type Grouping = 'none' | 'interval' | 'enterprise' | 'interval-enterprise';
 
 function groupBy(g: Grouping): Fragment {
   switch (g) {
-    case 'none': return new Fragment('');
-    case 'interval': return new Fragment(iql` GROUP BY time(${INTERVAL}) fill(null)`);
-    case 'enterprise': return new Fragment(' GROUP BY "enterprise"');
-    case 'interval-enterprise': return new Fragment(iql` GROUP BY time(${INTERVAL}), "enterprise" fill(null)`);
+    case 'none': return influxql``;
+    case 'interval': return influxql` GROUP BY time(${INTERVAL}) fill(null)`;
+    case 'enterprise': return influxql` GROUP BY "enterprise"`;
+    case 'interval-enterprise': return influxql` GROUP BY time(${INTERVAL}), "enterprise" fill(null)`;
   }
 }
 
-export function kpiQuery(select: readonly Fragment[], where: Fragment, g: Grouping): string {
-  return iql`SELECT ${join(select)} FROM ${ident(KPI_MEASUREMENT)} WHERE ${where}${groupBy(g)}`;
+export function kpiQuery(select: readonly Fragment[], where: Fragment, g: Grouping): Fragment {
+  return influxql`SELECT ${join(select)} FROM ${ident(KPI_MEASUREMENT)} WHERE ${where}${groupBy(g)}`;
 }
 
 /** Carriers metered in the park model (ids as written by the rollup), in model order. */
@@ -72,7 +72,7 @@ export const carrierName = (c: string) => CARRIER_NAMES[c] ?? c;
 
 /** Standard coal by carrier (kgce) as one column each. */
 export function coalByCarrier(model: ParkModel, g: Grouping): Target {
-  const cols = carriers(model).map((c) => new Fragment(iql`sum(${ident(`kgce_${c}`)}) AS ${ident(carrierName(c))}`));
+  const cols = carriers(model).map((c) => influxql`sum(${ident(`kgce_${c}`)}) AS ${ident(carrierName(c))}`);
   return { query: kpiQuery(cols, enterpriseFacts(), g) };
 }
 
@@ -126,9 +126,9 @@ export function perUnitPanels(products: readonly Product[], standards: Standards
     ? thresholds([null, 'green'], [limits.grade1, 'yellow'], [limits.grade2, 'orange'], [limits.grade3, 'red'])
     : thresholds([null, 'green']);
   const limitCols = limits ? [
-    new Fragment(iql`mean(${ident('limit_grade1')}) AS ${ident('grade 1 (advanced)')}`),
-    new Fragment(iql`mean(${ident('limit_grade2')}) AS ${ident('grade 2 (entry)')}`),
-    new Fragment(iql`mean(${ident('limit_grade3')}) AS ${ident('grade 3 (limit)')}`),
+    influxql`mean(${ident('limit_grade1')}) AS ${ident('grade 1 (advanced)')}`,
+    influxql`mean(${ident('limit_grade2')}) AS ${ident('grade 2 (entry)')}`,
+    influxql`mean(${ident('limit_grade3')}) AS ${ident('grade 3 (limit)')}`,
   ] : [];
   const quota = limits ? ` Lines: ${limits.source} grade limits for ${p0.quota!.class}${p0.quota!.thicknessFactor !== 1 ? ` × thickness factor ${p0.quota!.thicknessFactor}` : ''}: grade 1 ${limits.grade1}, grade 2 ${limits.grade2}, grade 3 (the limit) ${limits.grade3} ${limits.unit}.` : '';
   const basis = what === 'kgce'

@@ -1,13 +1,13 @@
 /** Park overview: power now by workshop main meter, devices online, data arriving per device. */
 import type * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
-import { duration, Fragment, ident, literal } from '../core/influx/influxql.ts';
+import { duration, exactly, ident, influxql, type Fragment } from '../core/influx/influxql.ts';
 import { STATUS_MEASUREMENT } from '../core/influx/line-protocol.ts';
 import type { ParkModel } from '../core/model.ts';
 import {
   addPanels, barGaugePanel, dashboardBase, from, mainMeters, metricUnit, row, scope, stateMappings, statPanel, tablePanel,
   thresholds, timeSeriesPanel, upperLimits, type Target, VARIABLES,
 } from './common.ts';
-import { and, exactly, iql, INTERVAL, INTERVAL_MS, num, RANGE_END, tagIn, tagMatchesVariable } from './influxql.ts';
+import { and, INTERVAL, INTERVAL_MS, RANGE_END, tagIn, tagMatchesVariable } from './influxql.ts';
 import { ALARM_EVENTS_MEASUREMENT } from '../core/alarms/events.ts';
 import { coalByCarrier, enterpriseFacts, KPI_MIN_INTERVAL, kpiQuery, ratioOfSums } from './kpi.ts';
 
@@ -20,45 +20,45 @@ export const TODAY = 'now/d';
 
 /** Events written on change only (status, alarms): the range end, `span` before it, and the variables. */
 const lookback = (span: string) => and([
-  new Fragment(iql`time <= ${RANGE_END}`),
-  new Fragment(iql`time >= ${RANGE_END} - ${duration(span)}`),
+  influxql`time <= ${RANGE_END}`,
+  influxql`time >= ${RANGE_END} - ${duration(span)}`,
   ...VARIABLES.map((v) => tagMatchesVariable(v, v)),
 ]);
 
 export function lastStatus(): Target {
   return {
-    query: iql`SELECT last(${ident('state')}) AS ${ident('state')} FROM ${ident(STATUS_MEASUREMENT)} WHERE ${lookback(STATUS_LOOKBACK)} GROUP BY "device"`,
+    query: influxql`SELECT last(${ident('state')}) AS ${ident('state')} FROM ${ident(STATUS_MEASUREMENT)} WHERE ${lookback(STATUS_LOOKBACK)} GROUP BY "device"`,
     format: 'table',
   };
 }
 
 export function devicesIn(state: 'online' | 'offline'): Target {
   return {
-    query: iql`SELECT count(${ident('state')}) AS ${ident(state)} FROM (SELECT last(${ident('state')}) AS ${ident('state')} FROM ${ident(STATUS_MEASUREMENT)} WHERE ${lookback(STATUS_LOOKBACK)} GROUP BY "device") WHERE ${ident('state')} = ${literal(state)}`,
+    query: influxql`SELECT count(${ident('state')}) AS ${ident(state)} FROM (SELECT last(${ident('state')}) AS ${ident('state')} FROM ${ident(STATUS_MEASUREMENT)} WHERE ${lookback(STATUS_LOOKBACK)} GROUP BY "device") WHERE ${ident('state')} = ${state}`,
     alias: state,
   };
 }
 
 /** The last event of each alarm (rule × device) within the lookback, when it is a raise: the open alarms. */
-function openAlarms(select: string, outer: string): string {
-  const inner = new Fragment(iql`SELECT last(${ident('state')}) AS ${ident('state')}, ${ident('message')}, ${ident('value')}, ${ident('threshold')} FROM ${ident(ALARM_EVENTS_MEASUREMENT)} WHERE ${lookback(ALARM_LOOKBACK)} GROUP BY "device", "rule", "severity"`);
-  return iql`${new Fragment(select)} FROM (${inner}) WHERE ${ident('state')} = ${literal('raised')}${new Fragment(outer)}`;
+function openAlarms(select: Fragment, outer: Fragment): Fragment {
+  const inner = influxql`SELECT last(${ident('state')}) AS ${ident('state')}, ${ident('message')}, ${ident('value')}, ${ident('threshold')} FROM ${ident(ALARM_EVENTS_MEASUREMENT)} WHERE ${lookback(ALARM_LOOKBACK)} GROUP BY "device", "rule", "severity"`;
+  return influxql`${select} FROM (${inner}) WHERE ${ident('state')} = ${'raised'}${outer}`;
 }
 
 export function openAlarmCount(): Target {
-  return { query: openAlarms(iql`SELECT count(${ident('state')}) AS ${ident('open')}`, ''), alias: 'open' };
+  return { query: openAlarms(influxql`SELECT count(${ident('state')}) AS ${ident('open')}`, influxql``), alias: 'open' };
 }
 
 export function openAlarmList(): Target {
-  return { query: openAlarms(iql`SELECT ${ident('message')}, ${ident('value')}, ${ident('threshold')}`, ' GROUP BY "device", "rule", "severity"'), format: 'table' };
+  return { query: openAlarms(influxql`SELECT ${ident('message')}, ${ident('value')}, ${ident('threshold')}`, influxql` GROUP BY "device", "rule", "severity"`), format: 'table' };
 }
 
 /** Online devices ÷ devices at the end of the last hour in range, summed over enterprises. */
 export function onlineRate(): Target {
   const inner = kpiQuery([
-    new Fragment(iql`last(${ident('devices_online')}) AS ${ident('on')}`), new Fragment(iql`last(${ident('devices')}) AS ${ident('n')}`),
+    influxql`last(${ident('devices_online')}) AS ${ident('on')}`, influxql`last(${ident('devices')}) AS ${ident('n')}`,
   ], enterpriseFacts(), 'none');
-  return { query: `${iql`SELECT sum(${ident('on')}) / sum(${ident('n')}) AS ${ident('online rate')}`} FROM (${inner} GROUP BY "park", "enterprise")`, alias: 'online rate' };
+  return { query: influxql`SELECT sum(${ident('on')}) / sum(${ident('n')}) AS ${ident('online rate')} FROM (${inner} GROUP BY "park", "enterprise")`, alias: 'online rate' };
 }
 
 /**
@@ -72,7 +72,7 @@ export function completeness(model: ParkModel): Target[] {
   return [...byInterval].sort(([a], [b]) => a - b).map(([ms, ids]) => {
     const kinds = [...new Set(ids.map((id) => model.devices.get(id)!.kind.id))].sort();
     return {
-      query: iql`SELECT count(${ident('seq')}) * ${num(ms)} / ${INTERVAL_MS} AS ${ident('completeness')} FROM ${exactly(kinds)} WHERE ${scope([tagIn('device', ids.sort())])} GROUP BY time(${INTERVAL}), "device" fill(0)`,
+      query: influxql`SELECT count(${ident('seq')}) * ${ms} / ${INTERVAL_MS} AS ${ident('completeness')} FROM ${exactly(kinds)} WHERE ${scope([tagIn('device', ids.sort())])} GROUP BY time(${INTERVAL}), "device" fill(0)`,
       alias: '$tag_device',
     };
   });
@@ -87,7 +87,7 @@ export function overviewDashboard(model: ParkModel): dashboard.Dashboard {
   const d = dashboardBase('sp-overview', 'Park overview',
     'The whole zone at a glance: today\'s comprehensive energy, carbon, energy per 10,000 yuan and the enterprises ranked (hourly KPI facts), device online and data completeness rates, open alarms; electrical power by workshop main meter; devices online (last device_status); data arriving per device.',
     undefined);
-  const kgce = (extra: Fragment[] = []) => [new Fragment(iql`sum(${ident('kgce')}) / 1000 AS ${ident('tce')}`), ...extra];
+  const kgce = (extra: Fragment[] = []) => [influxql`sum(${ident('kgce')}) / 1000 AS ${ident('tce')}`, ...extra];
   return addPanels(d, [
     row('Today: energy, carbon, output value, data'),
     statPanel({
@@ -100,7 +100,7 @@ export function overviewDashboard(model: ParkModel): dashboard.Dashboard {
       title: 'Carbon today', w: 4, h: 5, timeFrom: TODAY, minInterval: KPI_MIN_INTERVAL,
       description: 'CO2 of electricity (dated grid factor) and fuels today so far, factors from config/standards.yaml.',
       unit: 'suffix: tCO2', decimals: 2, thresholds: thresholds([null, 'green']),
-      targets: [{ query: kpiQuery([new Fragment(iql`sum(${ident('kgco2')}) / 1000 AS ${ident('tCO2')}`)], enterpriseFacts(), 'none'), alias: 'tCO2' }],
+      targets: [{ query: kpiQuery([influxql`sum(${ident('kgco2')}) / 1000 AS ${ident('tCO2')}`], enterpriseFacts(), 'none'), alias: 'tCO2' }],
     }),
     statPanel({
       title: 'Energy per 10,000 yuan of output today', w: 4, h: 5, timeFrom: TODAY, minInterval: KPI_MIN_INTERVAL,
@@ -139,7 +139,7 @@ export function overviewDashboard(model: ParkModel): dashboard.Dashboard {
       overrides: [{ name: 'tce', unit: 'suffix: tce', decimals: 3 }, { name: 'tCO2', unit: 'suffix: tCO2', decimals: 3 }, { name: 'tce per 10k yuan', unit: 'suffix: tce/10⁴ yuan', decimals: 3, thresholds: upperLimits(0.5, 1) }],
       targets: [{
         query: kpiQuery(kgce([
-          new Fragment(iql`sum(${ident('kgco2')}) / 1000 AS ${ident('tCO2')}`),
+          influxql`sum(${ident('kgco2')}) / 1000 AS ${ident('tCO2')}`,
           ratioOfSums('kgce_valued', 'output_value_yuan', 'tce per 10k yuan', 10),
         ]), enterpriseFacts(), 'enterprise'),
         format: 'table',
@@ -156,13 +156,13 @@ export function overviewDashboard(model: ParkModel): dashboard.Dashboard {
       title: 'Power now by workshop', w: 8,
       description: 'Last active power of each workshop main meter in the time range (sub-meters such as HVAC are not added).',
       unit: power, minInterval: '10s', min: 0, thresholds: thresholds([null, 'green']),
-      targets: [{ query: iql`SELECT last(${ident('power')}) AS ${ident('power')} FROM ${ident('electricity_meter')} WHERE ${mainScope} GROUP BY "workshop", "device"`, alias: '$tag_workshop' }],
+      targets: [{ query: influxql`SELECT last(${ident('power')}) AS ${ident('power')} FROM ${ident('electricity_meter')} WHERE ${mainScope} GROUP BY "workshop", "device"`, alias: '$tag_workshop' }],
     }),
     timeSeriesPanel({
       title: 'Power by workshop', w: 16, stacked: true,
       description: 'Mean active power of each workshop main meter, stacked: the zone total on top.',
       unit: power, minInterval: '10s', min: 0, thresholds: thresholds([null, 'green']),
-      targets: [{ query: iql`SELECT mean(${ident('power')}) AS ${ident('power')} FROM ${ident('electricity_meter')} WHERE ${mainScope} GROUP BY time(${INTERVAL}), "workshop", "device" fill(null)`, alias: '$tag_workshop' }],
+      targets: [{ query: influxql`SELECT mean(${ident('power')}) AS ${ident('power')} FROM ${ident('electricity_meter')} WHERE ${mainScope} GROUP BY time(${INTERVAL}), "workshop", "device" fill(null)`, alias: '$tag_workshop' }],
     }),
     row('Devices'),
     statPanel({
@@ -187,13 +187,13 @@ export function overviewDashboard(model: ParkModel): dashboard.Dashboard {
       title: 'Readings arriving per device', w: 16, bars: false,
       description: 'Readings stored per interval and device (count of seq): a gap or a drop shows a device that stopped or slowed.',
       unit: 'short', minInterval: '10s', min: 0, thresholds: thresholds([null, 'green']),
-      targets: [{ query: iql`SELECT count(${ident('seq')}) AS ${ident('readings')} FROM ${from(kinds)} WHERE ${scope()} GROUP BY time(${INTERVAL}), "device" fill(0)`, alias: '$tag_device' }],
+      targets: [{ query: influxql`SELECT count(${ident('seq')}) AS ${ident('readings')} FROM ${from(kinds)} WHERE ${scope()} GROUP BY time(${INTERVAL}), "device" fill(0)`, alias: '$tag_device' }],
     }),
     tablePanel({
       title: 'Last reading per device', w: 8,
       description: 'Time and sequence number of the last reading stored for each device in the range.',
       unit: 'none', thresholds: thresholds([null, 'text']),
-      targets: [{ query: iql`SELECT last(${ident('seq')}) AS ${ident('seq')} FROM ${from(kinds)} WHERE ${scope()} GROUP BY "device"`, format: 'table' }],
+      targets: [{ query: influxql`SELECT last(${ident('seq')}) AS ${ident('seq')} FROM ${from(kinds)} WHERE ${scope()} GROUP BY "device"`, format: 'table' }],
     }),
     timeSeriesPanel({
       title: 'Data completeness per device', w: 24,

@@ -1,14 +1,14 @@
 /** Vaccine plant: cold rooms (2–8 °C), cleanroom climate and pressure cascade, HVAC share, batch phases. */
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import type * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
-import { Fragment, ident } from '../core/influx/influxql.ts';
+import { ident, influxql } from '../core/influx/influxql.ts';
 import type { ParkModel } from '../core/model.ts';
 import { oeePanels, perUnitPanels, productsOfKinds, type KpiData } from './kpi.ts';
 import {
   addPanels, band, dashboardBase, devicesOf, enumValues, isSubMeter, meanByDevice, metricUnit, rated, row, scope,
   stateByDevice, stateMappings, stateTimelinePanel, thresholds, timeSeriesPanel, upperLimits, type Target,
 } from './common.ts';
-import { iql, INTERVAL, tagIn, TIME_FILTER } from './influxql.ts';
+import { INTERVAL, tagIn, TIME_FILTER } from './influxql.ts';
 import { LIMITS } from './limits.ts';
 
 /** Kinds only a vaccine plant has: they choose the park/enterprise/workshop the variables offer. */
@@ -27,9 +27,9 @@ export function hvacShare(model: ParkModel): Target {
   const main = meters.filter((d) => !isSubMeter(d)).map((d) => d.id);
   if (!hvac.length || !main.length) throw new RangeError('the vaccine workshops need an HVAC sub-meter and a main meter');
   const vars = ['park', 'enterprise', 'workshop'] as const;
-  const part = (alias: string, ids: string[]) => new Fragment(iql`(SELECT mean(${ident('power')}) AS ${ident(alias)} FROM ${ident('electricity_meter')} WHERE ${scope([tagIn('device', ids)], vars)} GROUP BY time(${INTERVAL}), "device")`);
+  const part = (alias: string, ids: string[]) => influxql`(SELECT mean(${ident('power')}) AS ${ident(alias)} FROM ${ident('electricity_meter')} WHERE ${scope([tagIn('device', ids)], vars)} GROUP BY time(${INTERVAL}), "device")`;
   return {
-    query: iql`SELECT sum(${ident('hvac')}) / sum(${ident('main')}) AS ${ident('hvac_share')} FROM ${part('hvac', hvac)}, ${part('main', main)} WHERE ${TIME_FILTER} GROUP BY time(${INTERVAL})`,
+    query: influxql`SELECT sum(${ident('hvac')}) / sum(${ident('main')}) AS ${ident('hvac_share')} FROM ${part('hvac', hvac)}, ${part('main', main)} WHERE ${TIME_FILTER} GROUP BY time(${INTERVAL})`,
     alias: 'HVAC share',
   };
 }

@@ -8,10 +8,10 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { DATASOURCE_UID } from '../dashboards/common.ts';
 import { renderDashboards } from '../dashboards/index.ts';
-import { exactly, iql, tagMatchesVariable } from '../dashboards/influxql.ts';
+import { grafanaQuery, tagMatchesVariable } from '../dashboards/influxql.ts';
 import { formatVariable, interpolate, intervalText, panelInterval } from '../dashboards/interpolate.ts';
 import { DEFAULT_PARK_MODEL, loadParkModel } from '../core/model-file.ts';
-import { ident, literal } from '../core/influx/influxql.ts';
+import { exactly, Fragment, ident, influxql, raw } from '../core/influx/influxql.ts';
 
 const DIR = 'dashboards/generated';
 const files = renderDashboards(loadParkModel(DEFAULT_PARK_MODEL));
@@ -70,12 +70,13 @@ describe('generated dashboards', () => {
 });
 
 describe('dashboard InfluxQL helpers', () => {
-  it('quote identifiers and literals and refuse anything but fragments', () => {
-    expect(iql`SELECT ${ident('a"b')} FROM ${exactly(['x/y', 'a.b'])} WHERE ${tagMatchesVariable('device', 'device')} AND "s" = ${literal("it's")}`)
+  it('quote identifiers and literals and let text in only through fragments', () => {
+    expect(grafanaQuery(influxql`SELECT ${ident('a"b')} FROM ${exactly(['x/y', 'a.b'])} WHERE ${tagMatchesVariable('device', 'device')} AND "s" = ${"it's"}`))
       .toBe(String.raw`SELECT "a\"b" FROM /^(x\/y|a\.b)$/ WHERE "device" =~ /^$device$/ AND "s" = 'it\'s'`);
-    expect(() => iql`SELECT ${'x' as never}`).toThrow(TypeError);
+    expect(() => (raw as unknown as (s: string) => Fragment)('SELECT x')).toThrow(TypeError);
+    expect(() => new (Fragment as unknown as new (s: string) => Fragment)('SELECT x')).toThrow(TypeError);
     expect(() => tagMatchesVariable('device', 'x$y')).toThrow(RangeError);
-    expect(() => iql`SELECT 1; DROP DATABASE x`).toThrow(RangeError);
+    expect(() => grafanaQuery(influxql`SELECT 1; DROP DATABASE x`)).toThrow(RangeError);
   });
 });
 

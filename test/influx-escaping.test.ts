@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { InfluxClient } from '../core/influx/client.ts';
-import { ident, influxql, literal } from '../core/influx/influxql.ts';
+import { bind, exactly, ident, influxql, join, renderInline, statements, type Fragment } from '../core/influx/influxql.ts';
 import { encodePoint } from '../core/influx/line-protocol.ts';
 import { deviceTopic } from '../core/contract.ts';
 import { TestPlatform, waitFor } from './harness/platform.ts';
@@ -70,10 +70,63 @@ describe('line protocol and InfluxQL escaping against InfluxDB', () => {
     const q = await influx.query(influxql`SELECT * FROM ${ident('m" WHERE 1=1; DROP MEASUREMENT "m')}`);
     expect(q[0]).toEqual([]);
     // string literals for statements without parameters are escaped too
-    const l = await influx.query(`SELECT "n" FROM "m" WHERE "device" = ${literal("x' OR device=~/.*/ OR device='y").text}`);
+    const l = await influx.query(renderInline(influxql`SELECT "n" FROM "m" WHERE "device" = ${"x' OR device=~/.*/ OR device='y"}`));
     expect(l[0]?.[0]?.values.length).toBe(1);
     const all = await influx.query('SELECT count("n") FROM "m"');
     expect(all[0]![0]!.values[0]![1]).toBe(HOSTILE.length * 2 - 4);
+  });
+
+  it('composes fragments that carry hostile values: each keeps its own, whatever names they look like', async () => {
+    const values = [...HOSTILE.filter((s) => !/[\n\r\\]/.test(s)), '$p0', '$p1 OR 1=1', "'; DROP DATABASE x; --"];
+    const body = values.map((s, i) => encodePoint('c', { device: s }, { text: { type: 'string', value: s }, n: { type: 'integer', value: i } }, 1000 + i)).join('\n');
+    expect(await influx.write(body)).toEqual({ kind: 'ok' });
+    const is = (s: string) => influxql`"device" = ${s} AND "text" = ${s}`;
+    const anyOf = (list: readonly string[]) => influxql`(${join(list.map(is), ' OR ')})`;
+    const first = values.slice(0, 5);
+    const stmt = statements([
+      influxql`SELECT count("n") FROM "c" WHERE ${anyOf(values)} AND time >= ${new Date(0)}`,
+      influxql`SELECT "n" FROM "c" WHERE ${anyOf(first)} AND "n" < ${first.length}`,
+      influxql`SELECT "n" FROM "c" WHERE ${is(values.at(-2)!)} AND ${is(values.at(-1)!)}`,
+      influxql`SELECT "n" FROM "c" WHERE ${anyOf([values.at(-3)!])}`,
+    ]);
+    const bound = bind(stmt);
+    expect(Object.keys(bound.params)).toHaveLength(2 * values.length + 1 + 2 * first.length + 1 + 4 + 2);
+    expect(bound.text).not.toMatch(/'/); // no literal at all: every value is a parameter
+    const res = await influx.query(stmt);
+    expect(res[0]![0]!.values[0]![1]).toBe(values.length);
+    expect(res[1]![0]!.values.map((r) => r[1])).toEqual([0, 1, 2, 3, 4]);
+    expect(res[2]).toEqual([]);
+    expect(res[3]![0]!.values.map((r) => r[1])).toEqual([values.length - 3]);
+    // the same statements rendered inline (the form Grafana sends) read the same rows
+    expect(await influx.query(renderInline(stmt))).toEqual(res);
+  });
+
+  it('renders hostile values inline as literals that InfluxDB reads back exactly, and refuses what has no literal', async () => {
+    const same = async (f: Fragment) => {
+      const inline = await influx.query(renderInline(f));
+      expect(inline, renderInline(f)).toEqual(await influx.query(f));
+      return inline;
+    };
+    for (const [i, s] of HOSTILE.entries()) {
+      const text = influxql`SELECT "n" FROM "m" WHERE "device" = ${'strings'} AND "text" = ${s}`;
+      if (s.includes('\r')) { // InfluxQL has no escape for a carriage return: only a bound parameter can carry it
+        expect(() => renderInline(text)).toThrow(RangeError);
+        continue;
+      }
+      expect((await same(text))[0]?.[0]?.values.map((r) => r[1]), s).toEqual([i]);
+      const tag = await same(influxql`SELECT "n" FROM "m" WHERE "device" = ${s}`);
+      expect(tag[0]?.[0]?.values.length ?? 0, s).toBe(/[\n\r\\]/.test(s) ? 0 : 1);
+    }
+    // regex literals and identifiers from hostile names, composed with values
+    const tagged = HOSTILE.filter((s) => !/[\n\r\\]/.test(s));
+    const byRegex = await same(influxql`SELECT count("n") FROM "m" WHERE "device" =~ ${exactly(tagged)} AND "park" = ${'p'}`);
+    expect(byRegex[0]![0]!.values[0]![1]).toBe(tagged.length);
+    expect(await same(influxql`SELECT * FROM ${ident('m" WHERE 1=1; DROP MEASUREMENT "m')}`)).toEqual([[]]);
+    // numbers (negative, tiny, beyond int64) and dates as literals
+    const numbers = await same(influxql`SELECT count("n") FROM "m" WHERE "device" = ${'strings'} AND "n" > ${-1} AND "n" * ${1e-7} < ${1} AND "n" < ${1e21} AND time >= ${new Date(2000)}`);
+    expect(numbers[0]![0]!.values[0]![1]).toBe(HOSTILE.length);
+    const measurements = await influx.query('SHOW MEASUREMENTS');
+    expect(measurements[0]![0]!.values.flat()).toEqual(['c', 'm']);
   });
 });
 

@@ -7,7 +7,7 @@
  * `time = a OR time = b` matches nothing (so reset values are fetched with time >= t AND time <= t).
  */
 import type { InfluxClient, Series } from '../../core/influx/client.ts';
-import { ident, influxql, Fragment, statements, type Statement } from '../../core/influx/influxql.ts';
+import { ident, influxql, join, keyword, statements, type Fragment } from '../../core/influx/influxql.ts';
 import { STATUS_MEASUREMENT } from '../../core/influx/line-protocol.ts';
 import { counterIncrements, stepIncrement, sumIncrements, type CounterDigest, type Replacement, type Sample } from '../../core/kpi/counters.ts';
 import type { MeterReplacement } from '../../core/kpi/production.ts';
@@ -22,33 +22,11 @@ function deviceFilter(ids: readonly string[]): Fragment {
 
 /** `(f = $a OR f = $b ...)` with bound values. */
 function anyOf(f: Fragment, values: readonly string[]): Fragment {
-  const params: Record<string, string> = {};
-  const text = values.map((v, i) => { params[`o${i}`] = v; return `${f.text} = $o${i}`; }).join(' OR ');
-  return new BoundFragment(`(${text})`, params);
+  return influxql`(${join(values.map((v) => influxql`${f} = ${v}`), ' OR ')})`;
 }
 
-/** A fragment that carries bound parameters (the template below merges them). */
-class BoundFragment extends Fragment {
-  constructor(text: string, readonly params: Readonly<Record<string, string | number | boolean>>) { super(text); }
-}
-
-/** influxql`` that also accepts BoundFragments, renaming their parameters. */
-function q(strings: TemplateStringsArray, ...values: (Fragment | string | number | Date)[]): Statement {
-  const extra: Record<string, string | number | boolean> = {};
-  let n = 0;
-  const vals = values.map((v) => {
-    if (!(v instanceof BoundFragment)) return v;
-    let text = v.text;
-    for (const [k, x] of Object.entries(v.params)) {
-      const nk = `f${n++}`;
-      text = text.replace(new RegExp(`\\$${k}\\b`, 'g'), `$${nk}`);
-      extra[nk] = x;
-    }
-    return new Fragment(text);
-  });
-  const s = influxql(strings, ...vals);
-  return { text: s.text, params: { ...s.params, ...extra } };
-}
+/** The selectors of the hourly digest, each as a column `first0`, `last0`, ... per metric. */
+const SELECTORS = ['first', 'last', 'min', 'max'] as const;
 
 interface Tagged { device: string; ts: number; v: number }
 function rows(series: Series[] | undefined): Tagged[] {
@@ -90,14 +68,14 @@ export async function counterDigests(influx: InfluxClient, refs: readonly Counte
   await Promise.all([...kinds].map(async ([kind, g]) => {
     const m = ident(kind);
     const devs = deviceFilter(g.devices);
-    const list: Statement[] = [];
+    const list: Fragment[] = [];
     for (const metric of g.metrics) {
       const f = ident(metric);
-      list.push(q`SELECT last(${f}) AS "v" FROM ${m} WHERE ${devs} AND time >= ${new Date(from - lookbackMs)} AND time < ${F} GROUP BY "device"`);
-      list.push(q`SELECT first(${f}) AS "v" FROM ${m} WHERE ${devs} AND time >= ${F} AND time < ${T} GROUP BY "device"`);
+      list.push(influxql`SELECT last(${f}) AS "v" FROM ${m} WHERE ${devs} AND time >= ${new Date(from - lookbackMs)} AND time < ${F} GROUP BY "device"`);
+      list.push(influxql`SELECT first(${f}) AS "v" FROM ${m} WHERE ${devs} AND time >= ${F} AND time < ${T} GROUP BY "device"`);
     }
-    const sel = new Fragment(g.metrics.map((x, i) => ['first', 'last', 'min', 'max'].map((fn) => `${fn}(${ident(x).text}) AS "${fn}${i}"`).join(', ')).join(', '));
-    list.push(q`SELECT ${sel} FROM ${m} WHERE ${devs} AND time >= ${F} AND time < ${T} GROUP BY time(1h), "device" fill(none)`);
+    const sel = join(g.metrics.flatMap((x, i) => SELECTORS.map((fn) => influxql`${keyword(fn, SELECTORS)}(${ident(x)}) AS ${ident(`${fn}${i}`)}`)));
+    list.push(influxql`SELECT ${sel} FROM ${m} WHERE ${devs} AND time >= ${F} AND time < ${T} GROUP BY time(1h), "device" fill(none)`);
     const res = await influx.query(statements(list));
     g.metrics.forEach((metric, j) => {
       for (const x of rows(res[2 * j])) { const d = out.get(counterKey(x.device, metric)); if (d) d.prev = { ts: x.ts, v: x.v }; }
@@ -135,7 +113,7 @@ export async function counterDigests(influx: InfluxClient, refs: readonly Counte
   const kindOf = (device: string) => refs.find((x) => x.device.id === device)!.device.kind.id;
   // declared replacements (the readings around them) and hours with a drop inside (their raw
   // readings and the in-period reading before them): one more request, only when there are any
-  const more: Statement[] = [];
+  const more: Fragment[] = [];
   for (const r of reps) {
     const m = ident(kindOf(r.device));
     const f = ident(r.metric);
@@ -172,7 +150,7 @@ export async function stateCounts(influx: InfluxClient, items: readonly { device
   const list = items.map((it) => {
     const f = ident(it.metric);
     const either = anyOf(f, it.values);
-    return q`SELECT count(${f}) AS "v" FROM ${ident(it.device.kind.id)} WHERE "device" = ${it.device.id} AND ${either} AND time >= ${new Date(from)} AND time < ${new Date(to)} GROUP BY time(1h) fill(none)`;
+    return influxql`SELECT count(${f}) AS "v" FROM ${ident(it.device.kind.id)} WHERE "device" = ${it.device.id} AND ${either} AND time >= ${new Date(from)} AND time < ${new Date(to)} GROUP BY time(1h) fill(none)`;
   });
   const res = await influx.query(statements(list));
   items.forEach((it, i) => out.set(it.device.id, rows(res[i]).map((x) => ({ ts: Math.max(x.ts, from), n: x.v }))));
@@ -214,12 +192,12 @@ export async function deviceActivity(influx: InfluxClient, devices: readonly Dev
   const kinds = byKind(devices);
   // one request per kind, in parallel (InfluxDB runs the statements of one request one by one)
   const [status, ...counts] = await Promise.all([
-    influx.query(q`SELECT last("state") AS "v" FROM ${ident(STATUS_MEASUREMENT)} WHERE ${deviceFilter(devices.map((d) => d.id))} AND time >= ${new Date(to - 30 * 86_400_000)} AND time <= ${T} GROUP BY "device"`),
+    influx.query(influxql`SELECT last("state") AS "v" FROM ${ident(STATUS_MEASUREMENT)} WHERE ${deviceFilter(devices.map((d) => d.id))} AND time >= ${new Date(to - 30 * 86_400_000)} AND time <= ${T} GROUP BY "device"`),
     ...[...kinds].map(([k, ids]) => {
       const tail = tailOf(k);
       return influx.query(statements([
-        q`SELECT count("seq") FROM ${ident(k)} WHERE ${deviceFilter(ids)} AND time >= ${F} AND time < ${T} GROUP BY "device"`,
-        q`SELECT count("seq") FROM ${ident(k)} WHERE ${deviceFilter(ids)} AND time >= ${new Date(end - tail)} AND time < ${new Date(end)} GROUP BY "device"`,
+        influxql`SELECT count("seq") FROM ${ident(k)} WHERE ${deviceFilter(ids)} AND time >= ${F} AND time < ${T} GROUP BY "device"`,
+        influxql`SELECT count("seq") FROM ${ident(k)} WHERE ${deviceFilter(ids)} AND time >= ${new Date(end - tail)} AND time < ${new Date(end)} GROUP BY "device"`,
       ]));
     }),
   ]);
@@ -239,8 +217,8 @@ export async function deviceActivity(influx: InfluxClient, devices: readonly Dev
   const again = byKind(devices.filter((d) => out.get(d.id)!.samples === 0));
   if (again.size > 0) {
     const more = await influx.query(statements([...again].flatMap(([k, ids]) => [
-      q`SELECT count(*) FROM ${ident(k)} WHERE ${deviceFilter(ids)} AND time >= ${F} AND time < ${T} GROUP BY "device"`,
-      q`SELECT count(*) FROM ${ident(k)} WHERE ${deviceFilter(ids)} AND time >= ${new Date(end - tailOf(k))} AND time < ${new Date(end)} GROUP BY "device"`,
+      influxql`SELECT count(*) FROM ${ident(k)} WHERE ${deviceFilter(ids)} AND time >= ${F} AND time < ${T} GROUP BY "device"`,
+      influxql`SELECT count(*) FROM ${ident(k)} WHERE ${deviceFilter(ids)} AND time >= ${new Date(end - tailOf(k))} AND time < ${new Date(end)} GROUP BY "device"`,
     ])));
     [...again].forEach((_, i) => {
       take(more[2 * i]);

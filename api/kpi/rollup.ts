@@ -12,7 +12,7 @@
  */
 import { encodePoint, type FieldValue } from '../../core/influx/line-protocol.ts';
 import { HOUR_MS, KPI_MEASUREMENT } from '../../core/kpi/facts.ts';
-import { computeKpis, type KpiDeps } from './compute.ts';
+import { computeKpis, type KpiDeps, type Kpis } from './compute.ts';
 import { resolveScope } from './scope.ts';
 
 const float = (value: number): FieldValue => ({ type: 'float', value });
@@ -48,7 +48,7 @@ export async function hourLines(deps: KpiDeps, hourStart: number, now = Date.now
   const lines: string[] = [];
   const enterprises = deps.model.parks.flatMap((p) => p.enterprises.map((e) => ({ park: p.id, enterprise: e.id })));
   // one enterprise after the other: a background job, it should not load InfluxDB in bursts
-  const results: { e: { park: string; enterprise: string }; r: Record<string, unknown> }[] = [];
+  const results: { e: { park: string; enterprise: string }; r: Kpis }[] = [];
   for (const e of enterprises) {
     results.push({ e, r: await computeKpis(deps, resolveScope(deps.model, e), hourStart, to, ['energy', 'carbon', 'products', 'intensity', 'oee', 'dataQuality'], { now }) });
   }

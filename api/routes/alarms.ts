@@ -12,7 +12,7 @@ import {
   ALARM_ACKS_MEASUREMENT, ALARM_EVENTS_MEASUREMENT, ALARM_ID_PATTERN, alarmAckPoint, eventFromRow, eventPlace, parseAlarmId, type AlarmEvent,
 } from '../../core/alarms/events.ts';
 import { SEVERITIES } from '../../core/alarms/rules.ts';
-import { Fragment, ident, influxql, join, literal } from '../../core/influx/influxql.ts';
+import { ident, influxql, join, keyword, statements, type Fragment } from '../../core/influx/influxql.ts';
 import { SECURITY } from '../auth.ts';
 import { ApiError, badParam, notFound } from '../errors.ts';
 import { ID } from '../schemas.ts';
@@ -65,18 +65,20 @@ function view(raise: AlarmEvent | undefined, clear: AlarmEvent | undefined): Ala
   return v;
 }
 
+const LEADS = ['WHERE', 'AND'] as const;
+
 /**
- * ` WHERE|AND "tag" = 'value' ...` for the given filters: tag keys fixed here, values checked by the
- * route schema (ids, enum) and escaped by `literal` (they are combined with other conditions, which
- * bound parameters cannot be inside one Fragment).
+ * ` WHERE|AND "tag" = $p ...` for the given filters: tag keys fixed here, values bound (and checked
+ * by the route schema: ids, enum).
  */
-function filters(q: ListQuery, lead: 'WHERE' | 'AND', skip: readonly string[] = []): Fragment {
+function filters(q: ListQuery, lead: (typeof LEADS)[number], skip: readonly string[] = []): Fragment {
   const parts: Fragment[] = [];
   for (const tag of [...PLACE, 'rule', 'severity'] as const) {
     const v = q[tag];
-    if (v !== undefined && !skip.includes(tag)) parts.push(new Fragment(influxql`${ident(tag)} = ${literal(v)}`.text));
+    if (v !== undefined && !skip.includes(tag)) parts.push(influxql`${ident(tag)} = ${v}`);
   }
-  return parts.length === 0 ? new Fragment('') : new Fragment(` ${lead} ${join(parts, ' AND ').text}`);
+  if (parts.length === 0) return influxql``;
+  return influxql` ${keyword(lead, LEADS)} ${join(parts, ' AND ')}`;
 }
 
 export const alarmRoutes: FastifyPluginAsync = async (app) => {
@@ -200,7 +202,10 @@ export const alarmRoutes: FastifyPluginAsync = async (app) => {
     const d = app.model.devices.get(parts.device);
     if (!d) throw notFound(`device "${parts.device}" of alarm ${id} is not in the park model`, 'id');
     const [ev = [], acks = []] = await app.influx.query(
-      influxql`SELECT "alarm_id", "state" FROM ${events} WHERE "device" = ${d.id} AND "rule" = ${parts.rule} AND time = ${new Date(parts.raisedAt)}; SELECT "alarm_id", "by", "note" FROM ${acksM} WHERE "device" = ${d.id} AND "rule" = ${parts.rule} AND time >= ${new Date(parts.raisedAt)} ORDER BY time ASC`,
+      statements([
+        influxql`SELECT "alarm_id", "state" FROM ${events} WHERE "device" = ${d.id} AND "rule" = ${parts.rule} AND time = ${new Date(parts.raisedAt)}`,
+        influxql`SELECT "alarm_id", "by", "note" FROM ${acksM} WHERE "device" = ${d.id} AND "rule" = ${parts.rule} AND time >= ${new Date(parts.raisedAt)} ORDER BY time ASC`,
+      ]),
     );
     const raised = ev.some((s) => s.values.some((r) => r[s.columns.indexOf('alarm_id')] === id && r[s.columns.indexOf('state')] === 'raised'));
     if (!raised) throw notFound(`no alarm ${id}; see GET /api/v1/alarms?state=all`, 'id');

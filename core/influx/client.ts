@@ -3,7 +3,7 @@
  * InfluxDB 1.x, 2.x (2.4+, DBRP mappings) and 3.x all serve: POST /write (line protocol),
  * POST /query (InfluxQL, bound parameters), GET /ping.
  */
-import { ident, influxql, type Statement } from './influxql.ts';
+import { bind, encodeParams, ident, influxql, type Fragment } from './influxql.ts';
 
 export interface InfluxConfig {
   /** Base URL, e.g. http://127.0.0.1:8086 */
@@ -96,14 +96,17 @@ export class InfluxClient {
     return { kind: 'retry', status: res.status, error: `InfluxDB answered ${res.status}: ${error.slice(0, 500)}` };
   }
 
-  /** Runs one or more InfluxQL statements; returns the series of each. Throws InfluxQueryError. */
-  async query(stmt: Statement | string, opts: { db?: string | null } = {}): Promise<Series[][]> {
-    const s = typeof stmt === 'string' ? { text: stmt, params: {} } : stmt;
+  /**
+   * Runs one or more InfluxQL statements (a Fragment, its values bound; or constant text);
+   * returns the series of each. Throws InfluxQueryError.
+   */
+  async query(stmt: Fragment | string, opts: { db?: string | null } = {}): Promise<Series[][]> {
+    const s = typeof stmt === 'string' ? { text: stmt, params: {} } : bind(stmt);
     const form = new URLSearchParams({ q: s.text, epoch: 'ms' });
     const db = opts.db === undefined ? this.config.db : opts.db;
     if (db) form.set('db', db);
     if (this.config.rp) form.set('rp', this.config.rp);
-    if (Object.keys(s.params).length > 0) form.set('params', JSON.stringify(s.params));
+    if (Object.keys(s.params).length > 0) form.set('params', encodeParams(s.params));
     let res: Response;
     try {
       res = await fetch(`${this.config.url}/query`, {
