@@ -4,6 +4,7 @@
  * data identifier is a late answer to an abandoned request and is skipped; a wrong checksum is
  * a checksum error, an abnormal answer (0xD1) an exception with the meanings of its error word.
  */
+import { QuietLine } from './quiet-line.ts';
 import { decodeReadResponse, Dlt645FrameReader, encodeReadRequest } from '../core/fieldbus/dlt645.ts';
 import { badFrame, FieldError, timeoutError } from './field-error.ts';
 import type { FieldSocket } from './field-socket.ts';
@@ -21,7 +22,7 @@ interface Pending {
 export class Dlt645Client {
   private pending: Pending | undefined;
   private reader = new Dlt645FrameReader();
-  private quietSince: number | undefined;
+  private readonly quiet = new QuietLine();
   readonly counts = { stray: 0, discardedBytes: 0 };
 
   constructor(private readonly socket: FieldSocket) {
@@ -34,7 +35,7 @@ export class Dlt645Client {
     if (this.pending) return Promise.reject(new Error('a request is already in flight on this connection'));
     if (!this.socket.connected) return Promise.reject(new FieldError('connection', 'not connected'));
     this.reader.reset();
-    this.quietSince = undefined;
+    this.quiet.reset();
     return new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => this.fail(this.pending!.bytes > 0 ? badFrame('incomplete or unreadable answer') : timeoutError()), timeoutMs);
       this.pending = { address, di: di.toUpperCase(), timer, bytes: 0, resolve, reject };
@@ -44,20 +45,14 @@ export class Dlt645Client {
 
   /** Drops incoming bytes until none arrived for quietMs (at most 10 × quietMs). */
   async settle(quietMs: number): Promise<void> {
-    const start = Date.now();
-    this.quietSince = start;
-    while (Date.now() - this.quietSince < quietMs && Date.now() - start < 10 * quietMs) {
-      await new Promise((r) => setTimeout(r, Math.max(1, quietMs - (Date.now() - this.quietSince!))));
-    }
-    this.quietSince = undefined;
+    await this.quiet.settle(quietMs);
     this.reader = new Dlt645FrameReader();
   }
 
   private onData(chunk: Buffer): void {
     const p = this.pending;
-    if (!p || this.quietSince !== undefined) {
+    if (this.quiet.drops(p !== undefined) || !p) {
       this.counts.discardedBytes += chunk.length;
-      if (this.quietSince !== undefined) this.quietSince = Date.now();
       return;
     }
     p.bytes += chunk.length;

@@ -11,6 +11,7 @@
  * After any failure the caller should `settle()`: bytes that arrive until the line has been quiet
  * are dropped, so the tail of garbage or a late answer cannot be taken for the next answer.
  */
+import { QuietLine } from './quiet-line.ts';
 import { crc16, decodeResponse, encodeAdu, encodeRequest, MODBUS_EXCEPTIONS, RtuFrameReader, type ModbusRequest } from '../core/fieldbus/modbus-rtu.ts';
 import { encodeMbap, MbapFrameReader } from '../core/fieldbus/modbus-tcp.ts';
 import { badFrame, FieldError, timeoutError } from './field-error.ts';
@@ -47,7 +48,7 @@ export class ModbusClient {
   private mbap = new MbapFrameReader();
   private readonly rtu = new RtuFrameReader('response');
   /** While settling: bytes are dropped; the time the last one arrived. */
-  private quietSince: number | undefined;
+  private readonly quiet = new QuietLine();
   readonly counts = { stray: 0, discardedBytes: 0 };
 
   constructor(private readonly socket: FieldSocket, private readonly framing: Framing) {
@@ -60,7 +61,7 @@ export class ModbusClient {
     if (this.pending) return Promise.reject(new Error('a request is already in flight on this connection'));
     if (!this.socket.connected) return Promise.reject(new FieldError('connection', 'not connected'));
     this.resetReaders();
-    this.quietSince = undefined;
+    this.quiet.reset();
     return new Promise<ReadResult>((resolve, reject) => {
       const req = { fc, address, quantity } as ModbusRequest & { fc: ReadFc };
       this.tid = (this.tid + 1) & 0xffff;
@@ -73,13 +74,7 @@ export class ModbusClient {
 
   /** Drops incoming bytes until none arrived for quietMs (at most 10 × quietMs). */
   async settle(quietMs: number): Promise<void> {
-    const start = Date.now();
-    this.quietSince = start;
-    this.resetReaders();
-    while (Date.now() - this.quietSince < quietMs && Date.now() - start < 10 * quietMs) {
-      await new Promise((r) => setTimeout(r, Math.max(1, quietMs - (Date.now() - this.quietSince!))));
-    }
-    this.quietSince = undefined;
+    await this.quiet.settle(quietMs);
     this.resetReaders();
   }
 
@@ -90,9 +85,8 @@ export class ModbusClient {
 
   private onData(chunk: Buffer): void {
     const p = this.pending;
-    if (!p || this.quietSince !== undefined) {
+    if (this.quiet.drops(p !== undefined) || !p) {
       this.counts.discardedBytes += chunk.length;
-      if (this.quietSince !== undefined) this.quietSince = Date.now();
       return;
     }
     p.bytes += chunk.length;
