@@ -4,18 +4,17 @@
  * limit, ingest restarting — slows the devices down instead of growing the broker's memory:
  *
  * 1. A durable consumer is never cut for a socket that does not drain (Aedes' drainTimeout is for
- *    devices and the API's live feed). While its socket is full, Aedes holds each publish that
- *    routes to it until the socket drains (aedes/lib/write.js → client.waitForDrain), so the
- *    publishing device gets no PUBACK and Aedes reads nothing more from it: TCP back-pressure
- *    all the way to the device.
+ *    devices and the API's live feed: broker/aedes/drain-wait.ts). While its socket is full, each
+ *    publish that routes to it waits until the socket drains, so the publishing device gets no
+ *    PUBACK and Aedes reads nothing more from it: TCP back-pressure all the way to the device.
  * 2. A durable consumer's session queue (messages queued while it is away, or sent and not yet
- *    acknowledged: broker/aedes-session-fix.ts) is capped: above `maxQueued`, device publishes
- *    wait in authorizePublish (no PUBACK, nothing more read from that device) until the queue is
- *    back under the cap. Service accounts are never held (ingest's dead letters and alarms).
+ *    acknowledged) is capped: above `maxQueued`, device publishes wait in the authorizePublish
+ *    chain (no PUBACK, nothing more read from that device) until the queue is back under the cap.
+ *    Service accounts are never held (ingest's dead letters and alarms).
  */
-import type { Aedes, AedesOptions, Client } from 'aedes';
+import type { Aedes, Client } from 'aedes';
 import type { Principal } from './acl.ts';
-import { queuedFor } from './aedes-session-fix.ts';
+import { isClosed, isPersistentSession, waitForDrainUnbounded, type PublishStage } from './aedes/index.ts';
 
 export interface BackpressureOptions {
   /** Queue length of a durable consumer above which device publishes wait; 0 = no cap. */
@@ -23,48 +22,29 @@ export interface BackpressureOptions {
   /** How often a held publish looks at the queue again. */
   pollMs?: number;
   principalOf(client: Client): Principal | undefined;
+  /** Messages in a session's queue (the persistence's count; undefined when it has none). */
+  queued(clientId: string): number | undefined;
   onHold?: (clientId: string) => void;
 }
 
 export interface Backpressure {
-  /** Wraps authorizePublish: device publishes wait while a durable consumer's queue is over the cap. */
-  wrap(authorize: AuthorizePublishHandler): AuthorizePublishHandler;
+  /** Stage of the authorizePublish chain (after authorization): device publishes wait while a durable consumer's queue is over the cap. */
+  stage: PublishStage;
+  /** Call right after createBroker: durable consumers then wait for drain without a timeout. */
+  attach(aedes: Aedes): void;
   /** Client ids of the durable consumers seen since start. */
   readonly consumers: ReadonlySet<string>;
   /** Publishes waiting right now, and held in total. */
   held(): { now: number; total: number };
 }
 
-type AuthorizePublishHandler = NonNullable<AedesOptions['authorizePublish']>;
-
-interface Drainable { conn: NodeJS.WritableStream & { once(ev: string, fn: () => void): unknown }; waitForDrain(cb: (err: Error | null) => void): void; clean?: boolean }
-
-export function installBackpressure(aedes: Aedes, o: BackpressureOptions): Backpressure {
+export function createBackpressure(o: BackpressureOptions): Backpressure {
   const consumers = new Set<string>();
   let total = 0;
-  aedes.on('client', (client) => {
-    const p = o.principalOf(client);
-    const c = client as unknown as Drainable;
-    if (p?.kind !== 'service' || c.clean !== false) return;
-    consumers.add(client.id);
-    // wait for 'drain' however long it takes; a socket that closes releases its waiting writes
-    // (they stay in the session queue and are redelivered on the next connection)
-    let pending: ((err: Error | null) => void)[] = [];
-    const release = () => {
-      const cbs = pending;
-      pending = [];
-      for (const cb of cbs) setImmediate(cb, null);
-    };
-    c.conn.once('close', release);
-    c.waitForDrain = (cb) => {
-      pending.push(cb);
-      if (pending.length === 1) c.conn.once('drain', release);
-    };
-  });
 
   const over = (): boolean => {
     if (o.maxQueued <= 0) return false;
-    for (const id of consumers) if ((queuedFor(aedes, id) ?? 0) > o.maxQueued) return true;
+    for (const id of consumers) if ((o.queued(id) ?? 0) > o.maxQueued) return true;
     return false;
   };
 
@@ -76,7 +56,7 @@ export function installBackpressure(aedes: Aedes, o: BackpressureOptions): Backp
     const blocked = over();
     for (let i = 0; i < held.length;) {
       const h = held[i]!;
-      if (!blocked || (h.client as unknown as { closed: boolean }).closed) {
+      if (!blocked || isClosed(h.client)) {
         held.splice(i, 1);
         h.release();
       } else i++;
@@ -87,14 +67,19 @@ export function installBackpressure(aedes: Aedes, o: BackpressureOptions): Backp
   return {
     consumers,
     held: () => ({ now: held.length, total }),
-    wrap: (authorize) => (client, packet, callback) => {
-      authorize(client, packet, (err) => {
-        if (err || !client || o.principalOf(client)?.kind === 'service' || !over()) return callback(err);
-        total++;
-        o.onHold?.(client.id);
-        held.push({ client, release: () => callback(null) });
-        timer ??= setTimeout(check, o.pollMs ?? 20);
+    attach(aedes) {
+      aedes.on('client', (client) => {
+        if (o.principalOf(client)?.kind !== 'service' || !isPersistentSession(client)) return;
+        consumers.add(client.id);
+        waitForDrainUnbounded(client);
       });
+    },
+    stage: (client, _packet, next) => {
+      if (!client || o.principalOf(client)?.kind === 'service' || !over()) return next(null);
+      total++;
+      o.onHold?.(client.id);
+      held.push({ client, release: () => next(null) });
+      timer ??= setTimeout(check, o.pollMs ?? 20);
     },
   };
 }

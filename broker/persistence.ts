@@ -1,29 +1,17 @@
 /**
  * Where the broker keeps its sessions: the persistence profile (MQTT_PERSISTENCE_URL).
  *
- *   ''                       memory (default): aedes' built-in in-memory persistence with our
- *                            session-replay fix (broker/aedes-session-fix.ts). Sessions survive
- *                            client reconnects, not a broker restart.
+ *   ''                       memory (default): aedes-persistence's in-memory store with our
+ *                            outgoing session queue (broker/aedes/). Sessions survive client
+ *                            reconnects, not a broker restart.
  *   redis://[user:pass@]host[:port][/db]   (rediss:// for TLS)
  *                            durable: aedes-persistence-redis (subscriptions, retained messages,
- *                            wills, QoS 2 state) with our outgoing session queue in Redis (see
- *                            broker/aedes-session-fix.ts, applyRedisSessionQueue), and QoS 1
- *                            PUBACKs sent only once the message is stored (ackAfterStore below).
- *
- * WHY ackAfterStore
- * aedes 1.2.0 writes the PUBACK of a QoS 1 PUBLISH first and only then runs broker.publish
- * (storeRetained -> enqueueOffline -> emit): lib/handlers/publish.js, enqueuePublish, case 1.
- * A broker killed between the two has acknowledged a message it never stored, whatever the
- * persistence. ackAfterStore runs the whole publish inside authorizePublish (which aedes awaits
- * before it writes the PUBACK) and turns the later broker.publish of that same packet object into
- * a no-op, so the PUBACK leaves only after the message is in every persistent session's queue
- * (and, with Redis `appendfsync always`, on Redis' disk). PUBACKs keep the order of the PUBLISHes
- * [MQTT-4.6.0-2]. A failed store closes the publisher's connection without a PUBACK: it resends.
+ *                            wills, QoS 2 state) with our session queue in Redis; QoS 1 PUBACKs
+ *                            only once the message is stored. Several brokers may share one Redis.
  */
 import { createRequire } from 'node:module';
-import type { Aedes, AedesOptions, Client, PublishPacket } from 'aedes';
 import { PlatformError } from '../core/errors.ts';
-import { applyRedisSessionQueue, applySessionReplayFix, holdDeliveriesUntilConnack, type RedisLike } from './aedes-session-fix.ts';
+import { OutgoingQueuePersistence, redisQueueStore, type AsyncPersistence, type RedisLike, type SubscriptionBus } from './aedes/index.ts';
 
 export const PERSISTENCE_ENV = 'MQTT_PERSISTENCE_URL';
 
@@ -73,11 +61,13 @@ export interface OpenPersistence {
   durable: boolean;
   /** Printable, without credentials. */
   describe: string;
-  /** What to pass to Aedes.createBroker. */
-  aedesOptions: Partial<AedesOptions>;
-  /** To call (and await) right after createBroker, before listening. */
-  install(aedes: Aedes): void | Promise<void>;
-  /** After aedes.close(): releases the connection. */
+  /** What to give Aedes (broker/aedes/index.ts, createPatchedBroker). */
+  persistence: AsyncPersistence;
+  /** Messages in a session's queue known to this broker; undefined with upstream's queue (sessionFix off). */
+  queued(clientId: string): number | undefined;
+  /** Redis: where subscription changes travel between the brokers sharing it. */
+  subscriptionBus?: SubscriptionBus;
+  /** After aedes.close(): releases the connections. */
   close(): Promise<void>;
 }
 
@@ -86,44 +76,42 @@ export interface PersistenceOpenOptions {
   /** Give up reaching Redis at start after this long (default 10 s). */
   connectTimeoutMs?: number;
   /**
-   * Our session queue fixes (default on). Off only to reproduce upstream's behaviour in
+   * Our session queue (default on). Off only to reproduce upstream's behaviour in
    * test/aedes-session-replay.test.ts (AEDES_SESSION_FIX=off).
    */
   sessionFix?: boolean;
 }
 
-/** Counter in Redis, incremented at every broker start (orders the session queue's records). */
-const EPOCH_KEY = 'sp:outq-epoch';
-
 interface IoRedis extends RedisLike {
-  incr(key: string): Promise<number>;
   connect(): Promise<void>;
   ping(): Promise<string>;
   config(op: 'GET', key: string): Promise<string[]>;
-  quit(): Promise<string>;
+  publish(channel: string, message: string): Promise<number>;
+  subscribe(channel: string): Promise<unknown>;
+  duplicate(): IoRedis;
   disconnect(): void;
   on(ev: 'error', fn: (e: Error) => void): unknown;
+  on(ev: 'message', fn: (channel: string, message: string) => void): unknown;
   status: string;
+}
+
+const require = createRequire(import.meta.url);
+
+function withQueue(inner: AsyncPersistence, fix: boolean, conn?: RedisLike): Pick<OpenPersistence, 'persistence' | 'queued'> {
+  const persistence = new OutgoingQueuePersistence(inner, conn && fix ? redisQueueStore(conn) : undefined, !fix);
+  return { persistence, queued: (id) => persistence.queued(id) };
 }
 
 /** Opens the persistence a profile names: memory at once, Redis after a successful PING. */
 export async function openPersistence(url: string, opts: PersistenceOpenOptions = {}): Promise<OpenPersistence> {
   const profile = parsePersistenceUrl(url);
+  const fix = opts.sessionFix !== false;
   if (profile.kind === 'memory') {
-    return {
-      kind: 'memory', durable: false, describe: 'memory', aedesOptions: {},
-      // Aedes 1.2.0 loses QoS 1 messages when a persistent session resumes under load (a stale
-      // queue entry cleared by the PUBACK of a new message with the same id): aedes-session-fix.ts.
-      install: (aedes) => {
-        if (opts.sessionFix !== false) applySessionReplayFix(aedes);
-        holdDeliveriesUntilConnack(aedes);
-      },
-      close: async () => {},
-    };
+    const AsyncMemory = require('aedes-persistence/asyncPersistence.js') as new () => AsyncPersistence;
+    return { kind: 'memory', durable: false, describe: 'memory', ...withQueue(new AsyncMemory(), fix), close: async () => {} };
   }
-  const require = createRequire(import.meta.url);
   const { Redis } = require('ioredis') as { Redis: new (o: Record<string, unknown>) => IoRedis };
-  const redisPersistence = require('aedes-persistence-redis') as (o: Record<string, unknown>) => { destroy(): Promise<void> };
+  const AsyncRedis = require('aedes-persistence-redis/asyncPersistence.js') as new (o: Record<string, unknown>) => AsyncPersistence;
   let lastError = '';
   const conn = new Redis({
     host: profile.host, port: profile.port, db: profile.db, username: profile.username, password: profile.password,
@@ -157,91 +145,18 @@ export async function openPersistence(url: string, opts: PersistenceOpenOptions 
     if (aof !== 'yes') opts.onWarning?.(`Redis at ${profile.display} has appendonly=${aof}: a Redis restart loses queued messages (set appendonly yes, appendfsync always)`);
     else if (fsync !== 'always') opts.onWarning?.(`Redis at ${profile.display} has appendfsync=${fsync}: a power cut or OS crash can lose the last second of queued messages (a Redis crash alone loses nothing)`);
   } catch { /* CONFIG not allowed: trust the operator */ }
-  // Record names of our session queue sort by start epoch, then by enqueue order.
-  const epoch = await conn.incr(EPOCH_KEY);
+  // subscription changes between brokers on this Redis travel on a second connection (subscriber mode)
+  const subscriber = conn.duplicate();
+  subscriber.on('error', () => {});
   // maxSessionDelivery -1: upstream's queue (only with sessionFix off) replays all, not the first 1001
-  const persistence = redisPersistence({ conn, maxSessionDelivery: -1 });
+  const inner = new AsyncRedis({ conn, maxSessionDelivery: -1 });
   return {
-    kind: 'redis', durable: true, describe: profile.display, aedesOptions: { persistence },
-    install: (aedes) => {
-      if (opts.sessionFix !== false) applyRedisSessionQueue(aedes, conn, { epoch });
-      holdDeliveriesUntilConnack(aedes);
-      ackAfterStore(aedes);
-      return publishOrphanWills(aedes);
-    },
+    kind: 'redis', durable: true, describe: profile.display, ...withQueue(inner, fix, conn),
+    subscriptionBus: { publish: (channel, message) => conn.publish(channel, message), subscriber },
     close: async () => {
-      await persistence.destroy().catch(() => {});
+      await inner.destroy().catch(() => {});
       if (conn.status !== 'end') conn.disconnect();
+      subscriber.disconnect();
     },
-  };
-}
-
-/**
- * Last wills stored by a broker that is gone — this one, before it was killed — are published now,
- * before any device can reconnect. Left to aedes, its will sweep (every 4 heartbeats, ~4 min)
- * would publish them after the devices are back: aedes' storeWill removes an earlier will with
- * delWill(client), which aedes-persistence-redis looks up under the Client's `brokerId`, which a
- * Client does not have. A retained "offline" will would then mark online devices offline.
- * Published now, it is followed by each device's reconnect (and our "online" status).
- */
-async function publishOrphanWills(aedes: Aedes): Promise<void> {
-  const persistence = (aedes as unknown as {
-    persistence: {
-      streamWill(alive: Record<string, number>): AsyncIterable<PublishPacket & { clientId: string; brokerId: string }>;
-      delWill(c: { id: string; brokerId: string }): Promise<unknown>;
-    };
-  }).persistence;
-  for await (const will of persistence.streamWill({ [aedes.id]: Date.now() })) {
-    await new Promise<void>((resolve, reject) => aedes.publish(will, (err) => (err ? reject(err) : resolve())));
-    await persistence.delWill({ id: will.clientId, brokerId: will.brokerId });
-  }
-}
-
-type Done = (err?: Error | null) => void;
-type PublishFn = (packet: PublishPacket, client: Client | null | Done, done?: Done) => void;
-
-/**
- * Sends the PUBACK of a client's QoS 1 PUBLISH only after aedes has stored and routed it (see the
- * file comment). Call after createBroker, before clients connect.
- */
-export function ackAfterStore(aedes: Aedes): void {
-  const broker = aedes as unknown as { publish: PublishFn; authorizePublish: NonNullable<AedesOptions['authorizePublish']> };
-  const publish = broker.publish.bind(aedes) as PublishFn;
-  const authorize = broker.authorizePublish;
-  /** Packet objects already published from authorizePublish: aedes' own publish of them is skipped. */
-  const early = new WeakSet<object>();
-  /** Per connection, acknowledgements waiting for earlier ones (PUBACK order = PUBLISH order). */
-  const pending = new WeakMap<object, { ready: boolean; err: Error | null; cb: Done }[]>();
-
-  broker.authorizePublish = (client, packet, cb) => {
-    authorize.call(aedes, client, packet, (err?: Error | null) => {
-      if (err || !client || packet.qos !== 1) return cb(err ?? null);
-      let queue = pending.get(client);
-      if (!queue) pending.set(client, (queue = []));
-      const slot = { ready: false, err: null as Error | null, cb: cb as Done };
-      queue.push(slot);
-      const q = queue;
-      publish(packet, client, (perr) => {
-        if (!perr) early.add(packet);
-        slot.ready = true;
-        slot.err = perr ?? null;
-        while (q.length > 0 && q[0]!.ready) {
-          const s = q.shift()!;
-          s.cb(s.err);
-        }
-      });
-    });
-  };
-  broker.publish = (packet, client, done) => {
-    if (typeof client === 'function') {
-      done = client;
-      client = null;
-    }
-    if (early.has(packet)) {
-      early.delete(packet);
-      if (done) process.nextTick(done, null);
-      return;
-    }
-    publish(packet, client, done);
   };
 }

@@ -37,6 +37,7 @@ export const ERROR_CODES = {
   SP_ERR_FORBIDDEN_TOPIC: 'this client may not publish or subscribe to that topic',
   SP_ERR_PACKET_TOO_LARGE: 'the MQTT packet exceeds the maximum packet size',
   SP_ERR_RATE_LIMITED: 'too many connection attempts; try again later',
+  SP_ERR_AEDES_PATCH: 'an installed Aedes, mqemitter or mqtt.js differs from the version our patches were written for; review the patch named (docs/aedes-patches.md)',
   // api
   SP_ERR_API_KEY: 'missing or unknown API key',
   SP_ERR_API_ROLE: 'the API key does not have the role this route needs',

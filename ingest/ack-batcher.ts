@@ -2,12 +2,12 @@
  * Group commit for ingest: the spool records of all messages handled in one event-loop turn
  * are appended with ONE write(2), and their PUBACKs leave in ONE socket write after it.
  *
- * Why it needs mqtt.js internals: mqtt.js (5.x) handles inbound publishes one at a time and
- * sends a QoS 1 PUBACK from inside the `handleMessage` callback; it parses the next packet only
- * after that callback (test: "mqtt.js gates" in test/ingest-ack-batcher.test.ts). Holding the
- * callback until a group write would give groups of one. So ingest calls the callback at once,
- * and this module intercepts the PUBACK packets that mqtt.js then hands to its private
- * `_sendPacket`, holding them until the group holding their records is in the spool file.
+ * mqtt.js (5.x) handles inbound publishes one at a time and sends a QoS 1 PUBACK from inside the
+ * `handleMessage` callback; it parses the next packet only after that callback (test: "mqtt.js
+ * gates" in test/ingest-ack-batcher.test.ts). Holding the callback until a group write would give
+ * groups of one. So ingest calls the callback at once, and the PUBACKs mqtt.js then produces are
+ * taken off its send path (ingest/mqtt-puback.ts, version-checked) and held here until the group
+ * holding their records is in the spool file.
  *
  * THE INVARIANT (what makes a `kill -9` lose nothing): a PUBACK leaves only after the records
  * of its message went to the spool file with write(2). It holds because
@@ -27,6 +27,7 @@
  * e.g. before holding an acknowledgement for back-pressure, or before stopping).
  */
 import type { MqttClient } from 'mqtt';
+import { tapPubacks, type PubackTap } from './mqtt-puback.ts';
 
 export interface AckBatcherOptions {
   /**
@@ -42,13 +43,6 @@ export interface AckBatcherOptions {
 
 interface Held { messageId: number; stream: unknown }
 
-/** The part of mqtt.js's MqttClient this module touches. */
-interface ClientInternals {
-  stream: { write(b: Buffer): boolean } | undefined;
-  connected: boolean;
-  _sendPacket(packet: { cmd: string; messageId?: number; reasonCode?: number }, cb?: (err?: Error) => void, ...rest: unknown[]): void;
-}
-
 export class AckBatcher {
   private group: string[] = [];
   private groupBytes = 0;
@@ -56,28 +50,18 @@ export class AckBatcher {
   private scheduled = false;
   private dead = false;
   private maxGroupBytes: number;
-  private readonly client: ClientInternals;
-  private readonly original: ClientInternals['_sendPacket'];
+  private readonly tap: PubackTap;
   /** Counters: groups written, messages' PUBACKs sent, PUBACKs dropped (reconnect or failure). */
   readonly stats = { groups: 0, acks: 0, dropped: 0 };
 
   constructor(client: MqttClient, private readonly o: AckBatcherOptions) {
     this.maxGroupBytes = o.maxGroupBytes ?? 1024 * 1024;
-    this.client = client as unknown as ClientInternals;
-    if (typeof this.client._sendPacket !== 'function') throw new Error('AckBatcher: this mqtt.js has no _sendPacket (see ingest/ack-batcher.ts)');
-    this.original = this.client._sendPacket;
-    const self = this;
-    this.client._sendPacket = function interceptPuback(packet, cb, ...rest) {
-      if (packet.cmd !== 'puback' || (packet.reasonCode ?? 0) !== 0 || packet.messageId === undefined) {
-        return self.original.call(this, packet, cb, ...rest);
-      }
+    this.tap = tapPubacks(client, (messageId, stream) => {
       // held until the records before it are written; mqtt.js may take the next packet now
-      if (!self.dead) {
-        self.held.push({ messageId: packet.messageId, stream: self.client.stream });
-        self.schedule();
-      }
-      cb?.();
-    };
+      if (this.dead) return;
+      this.held.push({ messageId, stream });
+      this.schedule();
+    });
   }
 
   /** Adds the spool records of one message (before its PUBACK is produced). */
@@ -124,10 +108,12 @@ export class AckBatcher {
   private release(): void {
     const held = this.held;
     this.held = [];
-    const stream = this.client.stream;
-    const live = stream && this.client.connected ? held.filter((h) => h.stream === stream) : [];
-    this.stats.dropped += held.length - live.length;
-    if (live.length === 0) return;
+    const stream = this.tap.stream();
+    const live = held.filter((h) => h.stream === stream);
+    if (live.length === 0) {
+      this.stats.dropped += held.length;
+      return;
+    }
     // PUBACK: fixed header 0x40, remaining length 2, packet id (MQTT 3.1.1 §3.4; in MQTT 5 the
     // same 4 bytes mean reason code 0, success)
     const buf = Buffer.allocUnsafe(4 * live.length);
@@ -138,7 +124,11 @@ export class AckBatcher {
       buf[o + 2] = id >> 8;
       buf[o + 3] = id & 0xff;
     }
-    stream!.write(buf);
+    if (!this.tap.write(stream, buf)) {
+      this.stats.dropped += held.length;
+      return;
+    }
+    this.stats.dropped += held.length - live.length;
     this.stats.acks += live.length;
   }
 
@@ -160,6 +150,6 @@ export class AckBatcher {
   close(): void {
     this.flush();
     this.maxGroupBytes = 0;
-    this.client._sendPacket = this.original;
+    this.tap.restore();
   }
 }

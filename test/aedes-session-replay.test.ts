@@ -1,7 +1,7 @@
 /**
  * aedes 1.2.0 loses QoS 1 messages for a persistent-session (clean=false) subscriber when the
  * subscriber drops and reconnects while publishers keep sending. Root cause and fix are in
- * broker/aedes-session-fix.ts.
+ * docs/aedes-patches.md.
  *
  * Scenario, all in-process on 127.0.0.1: a broker, N publishers sending QoS 1 non-stop, and a
  * clean=false subscriber with a fixed client id. The subscriber is repeatedly dropped the way
@@ -27,8 +27,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Readable } from 'node:stream';
-import { Aedes, type Client } from 'aedes';
+import type { Aedes, Client } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
+import { ackAfterStore, createPatchedBroker } from '../broker/aedes/index.ts';
 import { openPersistence } from '../broker/persistence.ts';
 import { startRedis, type RunningRedis } from './harness/redis.ts';
 
@@ -53,8 +54,10 @@ async function createBroker(profile: Profile, fix: boolean): Promise<{ broker: A
   if (profile === 'redis' && (await redis!.command('FLUSHALL')) !== '+OK') throw new Error('FLUSHALL failed');
   // what broker/server.ts installs for MQTT_PERSISTENCE_URL ('' = memory)
   const p = await openPersistence(profile === 'redis' ? redis!.url : '', { sessionFix: fix });
-  const broker = await Aedes.createBroker(p.aedesOptions);
-  await p.install(broker);
+  const afterStore = p.durable ? ackAfterStore() : undefined;
+  const broker = await createPatchedBroker(afterStore ? { authorizePublish: (c, packet, cb) => afterStore.stage(c, packet, cb) } : {}, {
+    persistence: p.persistence, ackAfterStore: afterStore, subscriptionBus: p.subscriptionBus, publishOrphanWills: p.durable,
+  });
   return {
     broker,
     close: async () => {

@@ -1,7 +1,7 @@
-/** The O(1) FIFO that replaces mqemitter's Array queues (broker/mq-queue.ts), and its installation on a real Aedes. */
+/** The O(1) FIFO that replaces mqemitter's Array queues (broker/aedes/mq-fifo.ts), and its installation on a real Aedes. */
 import { Aedes } from 'aedes';
 import { expect, it } from 'vitest';
-import { Fifo, useFifoInMqEmitter } from '../broker/mq-queue.ts';
+import { Fifo, useFifoInMqEmitter } from '../broker/aedes/mq-fifo.ts';
 
 it('keeps first-in-first-out order across compactions, with the length mqemitter reads', () => {
   const q = new Fifo<number>();

@@ -10,7 +10,8 @@ import { TestPlatform, waitFor } from './harness/platform.ts';
 
 let p: TestPlatform;
 beforeAll(async () => {
-  p = await new TestPlatform({ startIngest: false }).start();
+  // refusals are answered at once here (the login throttle has its own tests: abuse-flood, broker-login-throttle)
+  p = await new TestPlatform({ startIngest: false, brokerConfig: { authFreeFailures: 1_000_000 } }).start();
 });
 afterAll(async () => {
   await p?.stop();

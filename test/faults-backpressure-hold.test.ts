@@ -11,7 +11,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
-import { queuedFor } from '../broker/aedes-session-fix.ts';
 import { freePort, startInfluxd, type RunningInfluxd } from '../scripts/influxd.ts';
 import { readingStream, TestPlatform, waitFor } from './harness/platform.ts';
 
@@ -109,8 +108,8 @@ it('holds the devices while ingest is down once its session queue reaches MQTT_C
   // nothing more acknowledged while held; the queue stays near the cap (plus what was in flight)
   expect(acked()).toBe(held);
   expect((acked() - atDeath) / BATCH).toBeLessThanOrEqual(CAP + DEVICES.length * INFLIGHT); // messages
-  expect(queuedFor(platform.broker.aedes, 'svc-ingest')).toBeLessThanOrEqual(CAP + DEVICES.length * INFLIGHT);
-  expect(queuedFor(platform.broker.aedes, 'svc-ingest')).toBeGreaterThan(CAP);
+  expect(platform.broker.queued('svc-ingest')).toBeLessThanOrEqual(CAP + DEVICES.length * INFLIGHT);
+  expect(platform.broker.queued('svc-ingest')).toBeGreaterThan(CAP);
 
   await platform.startIngest();
   await waitFor('devices released', () => acked() > held + 100, 30_000, 50);

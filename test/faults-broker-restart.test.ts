@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { REDIS_QUEUE_PREFIX } from '../broker/aedes-session-fix.ts';
+import { REDIS_QUEUE_PREFIX } from '../broker/aedes/index.ts';
 import { brokerConfig } from '../broker/config.ts';
 import { openPersistence } from '../broker/persistence.ts';
 import { freePort } from '../scripts/influxd.ts';

@@ -1,10 +1,10 @@
 /**
  * Reproduces QoS 1 loss in aedes 1.2.0: a persistent-session (clean=false) subscriber is killed and
- * restarted with the same client id while publishers keep sending. See broker/aedes-session-fix.ts.
+ * restarted with the same client id while publishers keep sending. See docs/aedes-patches.md.
  *
  *   node --import tsx test/repro/aedes-session-loss.ts [options]
  *
- *   --fix             apply applySessionReplayFix() to the broker
+ *   --fix             give the broker our outgoing session queue (broker/aedes/outgoing-persistence.ts)
  *   --inproc          in-process subscriber, dropped with stream.destroy() (no DISCONNECT; fast).
  *                     Default: a child-process subscriber killed with SIGKILL, then respawned
  *   --trials N        (5)        --pubs N (20)       --messages N  total messages (50000)
@@ -38,7 +38,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Aedes } from 'aedes';
 import mqtt, { type MqttClient } from 'mqtt';
-import { applySessionReplayFix } from '../../broker/aedes-session-fix.ts';
+import { openPersistence } from '../../broker/persistence.ts';
 
 const SUB_ID = 'repro-persistent-sub';
 const TOPIC = 'repro/load';
@@ -144,8 +144,9 @@ export async function runTrial(o: {
 }): Promise<TrialResult> {
   const t0 = Date.now();
   const deadline = t0 + o.timeoutS * 1000;
-  const broker = await Aedes.createBroker({ heartbeatInterval: 60_000 });
-  if (o.fix) applySessionReplayFix(broker);
+  // memory profile, with our queue (--fix) or aedes-persistence's own
+  const { persistence } = await openPersistence('', { sessionFix: o.fix });
+  const broker = await Aedes.createBroker({ heartbeatInterval: 60_000, persistence: persistence as never });
   let noSuchPacket = 0;
   broker.on('clientError', (_c, err) => { if (/no such packet/.test(err.message)) noSuchPacket++; });
   const server = net.createServer(broker.handle);
