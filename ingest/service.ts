@@ -14,7 +14,7 @@ import type { ParkModel } from '../core/model.ts';
 import { AckBatcher } from './ack-batcher.ts';
 import { IngestAlarms } from './alarms.ts';
 import type { IngestConfig } from './config.ts';
-import { refusedRecord, toRecords, type Outcome } from './records.ts';
+import { messageHandler } from './pipeline.ts';
 import { Spool } from './spool.ts';
 import { SpoolWriter } from './writer.ts';
 
@@ -87,10 +87,6 @@ export async function startIngest(cfg: Readonly<IngestConfig>, model: ParkModel,
   });
   metrics.gauge('ingest_spool_pending_bytes', () => spool.pendingBytes);
 
-  let warned = false;
-  const waitForRoom = async () => {
-    while (spool.pendingBytes > cfg.maxSpoolBytes) await new Promise((r) => setTimeout(r, 50));
-  };
   // Points counted as spooled when their group is written (ingest_points_spooled_total means on disk).
   let pointsInGroup = 0;
   // The records of the messages of one event-loop turn go to the spool in one write(2), and
@@ -111,49 +107,11 @@ export async function startIngest(cfg: Readonly<IngestConfig>, model: ParkModel,
   metrics.describe('ingest_spool_writes_total', 'Spool appends (write(2)); each holds the messages of one event-loop turn')
     .describe('ingest_acks_dropped', 'PUBACKs not sent because the connection changed before their group was written (the broker redelivers them)');
   metrics.gauge('ingest_acks_dropped', () => batcher.stats.dropped);
-  client.handleMessage = (packet, done) => {
-    metrics.inc('ingest_messages_received_total');
-    if (failed) return; // never acknowledge what could not be made safe
-    const now = Date.now();
-    let out: Outcome;
-    try {
-      out = toRecords(model, packet.topic, packet.payload as Buffer, now, cfg.limits);
-    } catch (e) {
-      // A defect of ours must neither stop ingestion nor lose the message (the broker would
-      // redeliver it forever): it goes to the dead-letter topic with the error, and is counted.
-      metrics.inc('ingest_internal_errors_total');
-      ev.warn?.('message could not be processed; dead-lettered', { topic: packet.topic, err: (e as Error).message });
-      out = refusedRecord(packet.topic, packet.payload as Buffer, { ok: false, code: 'SP_ERR_INGEST_INTERNAL', reason: `ingest failed on this message: ${(e as Error).message}` }, now);
-    }
-    if (out.kind === 'ignored') return done(); // its PUBACK still waits for the group before it
-    let events = '';
-    if (alarms && out.kind === 'points' && out.readings) {
-      try {
-        events = alarms.evaluate(out.device!, out.readings);
-      } catch (e) {
-        metrics.inc('ingest_internal_errors_total');
-        ev.warn?.('alarm evaluation failed; readings kept', { topic: packet.topic, err: (e as Error).message });
-      }
-    }
-    // alarm events go in the same write(2) as the readings that caused them; the PUBACK that
-    // done() produces is held by the batcher until that write
-    if (out.kind === 'points') pointsInGroup += out.points;
-    else metrics.inc('ingest_messages_refused_total', { code: out.refusal.code });
-    batcher.add(events ? out.records + events : out.records);
-    if (failed) return;
-    const pending = spool.pendingBytes + batcher.pendingChars;
-    if (!warned && pending > cfg.maxSpoolBytes * cfg.spoolWarnRatio) {
-      warned = true;
-      ev.warn?.('spool is filling up: InfluxDB is not keeping up or is down; at the limit, acknowledgements will be held', { pending, max: cfg.maxSpoolBytes });
-    } else if (warned && pending < cfg.maxSpoolBytes * cfg.spoolWarnRatio * 0.5) warned = false;
-    if (pending > cfg.maxSpoolBytes) {
-      // Back-pressure: write what is waiting (and acknowledge it), then hold this message's
-      // acknowledgement — and with it mqtt.js's reading — until the writer has made room.
-      metrics.inc('ingest_backpressure_waits_total');
-      if (!batcher.flush()) return;
-      void waitForRoom().then(() => done());
-    } else done();
-  };
+  // validate -> records (+ alarm events) -> the batcher, which holds each PUBACK until its write(2)
+  client.handleMessage = messageHandler({
+    cfg, model, metrics, spool, batcher, alarms, events: ev,
+    failed: () => failed, spooled: (points) => { pointsInGroup += points; },
+  });
   client.on('connect', () => {
     client.subscribe(Object.fromEntries(cfg.topics.map((t) => [t, { qos: 1 as const }])), (err, granted) => {
       const refused = granted?.filter((g) => g.qos === 128) ?? [];
