@@ -8,14 +8,14 @@
  */
 import { checkMetric, type MetricValue } from '../core/contract.ts';
 import {
-  coalesce, dlt645MetricValue, modbusMetricValue, pointSlice, type ConnectionConfig, type Dlt645Binding, type ModbusBinding,
+  coalesce, dlt645MetricValue, modbusMetricValue, pointSlice, type ConnectionConfig, type DeviceBinding, type Dlt645Binding, type ModbusBinding,
   type ReadBlock,
 } from '../core/fieldbus/config.ts';
 import { decodeRegisters } from '../core/fieldbus/modbus-values.ts';
 import type { MetricDef } from '../core/model.ts';
 import type { Dlt645Client } from './dlt645-client.ts';
 import { FieldError } from './field-error.ts';
-import type { LineJob, PollOutcome } from './line.ts';
+import type { Exchange, LineJob, PollOutcome } from './line.ts';
 import type { ModbusClient, ReadFc, ReadResult } from './modbus-client.ts';
 
 const FC: Record<ReadBlock['register'], ReadFc> = { coil: 1, discrete: 2, holding: 3, input: 4 };
@@ -42,20 +42,24 @@ function decodeBlock(out: PollOutcome, b: ModbusBinding, block: ReadBlock, r: Re
   }
 }
 
-export function modbusJobs(conn: ConnectionConfig, b: ModbusBinding, client: ModbusClient): LineJob[] {
-  const blocks = coalesce(b.profile.points, conn.maxRegistersPerRequest, conn.maxBitsPerRequest, conn.maxGap);
+/**
+ * One job per poll group that has items: each run reads the group's items in turn (a block of
+ * registers, or a DL/T 645 data identifier), stamps the reading at the first answer, and stops
+ * at a failure that ends the poll (the device or the line is gone).
+ */
+function groupJobs<T extends { group: string }>(
+  b: DeviceBinding, items: readonly T[], read: (item: T, exchange: Exchange, out: PollOutcome) => Promise<void>,
+): LineJob[] {
   return [...b.profile.pollGroups.values()].flatMap((g) => {
-    const mine = blocks.filter((x) => x.group === g.name);
+    const mine = items.filter((x) => x.group === g.name);
     if (mine.length === 0) return [];
     return [{
       device: b.device.id, group: g.name, intervalMs: g.intervalMs,
       run: async (exchange) => {
         const out: PollOutcome = { metrics: {}, failures: [], pointErrors: [] };
-        for (const block of mine) {
+        for (const item of mine) {
           try {
-            const r = await exchange(() => client.read(b.unitId, FC[block.register], block.address, block.count, conn.timeoutMs));
-            out.ts ??= Date.now();
-            decodeBlock(out, b, block, r);
+            await read(item, exchange, out);
           } catch (e) {
             const err = e as FieldError;
             out.failures.push(err);
@@ -68,29 +72,21 @@ export function modbusJobs(conn: ConnectionConfig, b: ModbusBinding, client: Mod
   });
 }
 
+export function modbusJobs(conn: ConnectionConfig, b: ModbusBinding, client: ModbusClient): LineJob[] {
+  const blocks = coalesce(b.profile.points, conn.maxRegistersPerRequest, conn.maxBitsPerRequest, conn.maxGap);
+  return groupJobs(b, blocks, async (block, exchange, out) => {
+    const r = await exchange(() => client.read(b.unitId, FC[block.register], block.address, block.count, conn.timeoutMs));
+    out.ts ??= Date.now();
+    decodeBlock(out, b, block, r);
+  });
+}
+
 export function dlt645Jobs(conn: ConnectionConfig, b: Dlt645Binding, client: Dlt645Client): LineJob[] {
   const defs = b.device.kind.metrics;
-  return [...b.profile.pollGroups.values()].flatMap((g) => {
-    const mine = b.profile.points.filter((p) => p.group === g.name);
-    if (mine.length === 0) return [];
-    return [{
-      device: b.device.id, group: g.name, intervalMs: g.intervalMs,
-      run: async (exchange) => {
-        const out: PollOutcome = { metrics: {}, failures: [], pointErrors: [] };
-        for (const pt of mine) {
-          try {
-            const v = await exchange(() => client.read(b.address, pt.di, conn.timeoutMs));
-            out.ts ??= Date.now();
-            const def = defs.get(pt.metric);
-            accept(out, def, pt.metric, def ? dlt645MetricValue(pt, v, def) : { error: `${pt.metric}: not declared` });
-          } catch (e) {
-            const err = e as FieldError;
-            out.failures.push(err);
-            if (ends(err)) break;
-          }
-        }
-        return out;
-      },
-    } satisfies LineJob];
+  return groupJobs(b, b.profile.points, async (pt, exchange, out) => {
+    const v = await exchange(() => client.read(b.address, pt.di, conn.timeoutMs));
+    out.ts ??= Date.now();
+    const def = defs.get(pt.metric);
+    accept(out, def, pt.metric, def ? dlt645MetricValue(pt, v, def) : { error: `${pt.metric}: not declared` });
   });
 }
