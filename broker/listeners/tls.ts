@@ -4,7 +4,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createTlsServer, createSecureContext, type TlsOptions } from 'node:tls';
 import { PlatformError } from '../../core/errors.ts';
 import { closeServer, listen, type HandleStream, type Listener } from './listener.ts';
-import { attachWebSocket, upgradeOnly } from './ws.ts';
+import { serveWebSocket, upgradeOnly } from './ws.ts';
 
 /** Reads and checks the certificate and key; SP_ERR_CONFIG names both files when they do not make a pair. */
 export function loadTls(certFile: string, keyFile: string): TlsOptions {
@@ -30,12 +30,5 @@ export async function listenMqtts(handle: HandleStream, tls: TlsOptions, port: n
 export async function listenWss(handle: HandleStream, tls: TlsOptions, port: number, host: string, handshakeTimeoutMs: number, maxPacketBytes: number): Promise<Listener> {
   const server = createHttpsServer({ ...tls, handshakeTimeout: handshakeTimeoutMs }, upgradeOnly);
   server.on('tlsClientError', () => {});
-  const stop = attachWebSocket(server, handle, maxPacketBytes);
-  return {
-    port: await listen(server, port, host),
-    close: async () => {
-      stop();
-      await closeServer(server);
-    },
-  };
+  return serveWebSocket(server, handle, port, host, maxPacketBytes);
 }

@@ -30,7 +30,11 @@ export function attachWebSocket(server: HttpServer, handle: HandleStream, maxPac
 }
 
 export async function listenWs(handle: HandleStream, port: number, host: string, maxPacketBytes: number): Promise<Listener> {
-  const server = createServer(upgradeOnly);
+  return serveWebSocket(createServer(upgradeOnly), handle, port, host, maxPacketBytes);
+}
+
+/** MQTT over WebSocket at /mqtt on an HTTP or HTTPS server: listens, and closes the sockets with it. */
+export async function serveWebSocket(server: HttpServer, handle: HandleStream, port: number, host: string, maxPacketBytes: number): Promise<Listener> {
   const stop = attachWebSocket(server, handle, maxPacketBytes);
   return {
     port: await listen(server, port, host),

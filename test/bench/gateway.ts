@@ -24,6 +24,7 @@ import { generateSecret, hashSecret } from '../../core/secrets.ts';
 import { provisionCredentials } from '../../broker/credentials.ts';
 import { freePort, startInfluxd } from '../../scripts/influxd.ts';
 import { startFieldSimulators, withListenerPorts } from '../../simulators/field/fleet.ts';
+import { stopChildren } from './children.ts';
 import { TcpLink } from '../harness/fault-proxy.ts';
 
 const { values: a } = parseArgs({ options: {
@@ -70,12 +71,7 @@ const influxd = await startInfluxd({ dataDir: join(dir, 'influxdb') });
 const children: ChildProcess[] = [];
 let link: TcpLink | undefined;
 const cleanup = async () => {
-  await Promise.all(children.map((c) => new Promise<void>((r) => {
-    if (c.exitCode !== null || c.signalCode !== null) return r();
-    const t = setTimeout(() => c.kill('SIGKILL'), 5000);
-    c.once('exit', () => { clearTimeout(t); r(); });
-    c.kill('SIGTERM');
-  })));
+  await stopChildren(children);
   await link?.close();
   await sims.close();
   await influxd.stop();

@@ -24,6 +24,7 @@ import { loadParkModel } from '../../core/model-file.ts';
 import { generateSecret, hashSecret } from '../../core/secrets.ts';
 import { provisionCredentials } from '../../broker/credentials.ts';
 import { freePort, startInfluxd } from '../../scripts/influxd.ts';
+import { stopChildren } from './children.ts';
 import { lineChart } from './svg-chart.ts';
 
 const { values: a } = parseArgs({ options: {
@@ -70,13 +71,7 @@ say(`== starting influxd in ${dir}`);
 const influxd = await startInfluxd({ dataDir: join(dir, 'influxdb') });
 const children: ChildProcess[] = [];
 const cleanup = async () => {
-  // SIGTERM first, so services exit cleanly (and write their --cpu-prof profiles when asked)
-  await Promise.all(children.map((c) => new Promise<void>((r) => {
-    if (c.exitCode !== null || c.signalCode !== null) return r();
-    const t = setTimeout(() => c.kill('SIGKILL'), 5000);
-    c.once('exit', () => { clearTimeout(t); r(); });
-    c.kill('SIGTERM');
-  })));
+  await stopChildren(children);
   await influxd.stop();
   if (!a.keep) rmSync(dir, { recursive: true, force: true });
 };
