@@ -97,6 +97,6 @@ export function toApiError(err: unknown): ApiError {
   if (status >= 400 && status < 500) {
     return new ApiError('SP_ERR_API_PARAM', fe.message ?? 'the request is invalid', '(request)', status);
   }
-  // core/errors.ts has no internal-error code for the API yet: see api/README.md.
+  // A defect of ours: the client gets the code, the log gets the stack (api/app.ts).
   return new ApiError('SP_ERR_API_INTERNAL', 'the API failed to answer; the failure is in its log', undefined, 500);
 }

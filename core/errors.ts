@@ -1,7 +1,7 @@
 /**
  * Every error the platform reports to a device, a service or an API user has a stable code,
- * declared once here with the message a human reads. README's "Error codes" table is generated
- * from this list and a test checks that each code is documented.
+ * declared once here with the message a human reads. README's "Error codes" table repeats this list
+ * and a test (test/core-model.test.ts) fails when a code is missing from it.
  */
 export const ERROR_CODES = {
   // message contract (device -> broker -> ingest)
@@ -27,6 +27,14 @@ export const ERROR_CODES = {
   SP_ERR_STATUS: 'the status payload must be {"state": "online"|"offline", ...}',
   SP_ERR_DB_REJECTED: 'InfluxDB refused the point (partial write)',
   SP_ERR_INGEST_INTERNAL: 'ingest failed on this message (a defect of ours); the message is kept on the dead-letter topic',
+  // Sparkplug B host application (core/sparkplug, docs/sparkplug.md)
+  SP_ERR_SPB_TOPIC: 'the topic does not follow spBv1.0/{group}/{NBIRTH|NDATA|NDEATH|NCMD|DBIRTH|DDATA|DDEATH|DCMD}/{edge node}[/{device}]',
+  SP_ERR_SPB_PROTOBUF: 'the payload is not a valid Sparkplug B protobuf',
+  SP_ERR_SPB_METRIC_COUNT: 'the Sparkplug payload carries more metrics than allowed',
+  SP_ERR_SPB_METRIC_NAME: 'a Sparkplug metric name is empty, too long, or contains control characters, "+", "#" or ".."',
+  SP_ERR_SPB_DATATYPE: 'the Sparkplug metric datatype is not supported (DataSet, Template, Bytes, File, PropertySet, arrays)',
+  // cluster profile (cluster/)
+  SP_ERR_NATS_NOT_READY: 'the NATS JetStream cluster did not become ready: no stream with the wanted replicas could be created in time',
   // park model and configuration
   SP_ERR_MODEL: 'the park model is invalid',
   SP_ERR_CONFIG: 'a configuration value is invalid',

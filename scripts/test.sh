@@ -15,5 +15,10 @@ fi
 # server we did not write (Debian's pymodbus, for /usr/bin/python3).
 command -v systemd-analyze >/dev/null 2>&1 || apt_install systemd
 /usr/bin/python3 -c 'import pymodbus' >/dev/null 2>&1 || apt_install python3-pymodbus
+# The cluster profile's tests (issue 14) start their own Debian nats-server cluster.
+if ! command -v nats-server >/dev/null 2>&1; then
+  apt_install nats-server
+  service nats-server stop >/dev/null 2>&1 || true
+fi
 npx tsc --noEmit -p .
 exec npx vitest run "$@"
