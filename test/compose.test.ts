@@ -38,9 +38,11 @@ describe('docker-compose.yml', () => {
     for (const name of platform) {
       const cmd = compose.services[name]!.command;
       const text = Array.isArray(cmd) ? cmd.join(' ') : String(cmd);
-      const files = text.match(/[a-z]+\/[a-z-]+\.ts/g) ?? [];
+      // The image runs the build (Dockerfile: npm run build): dist/<dir>/<file>.js is compiled from <dir>/<file>.ts.
+      const files = (text.match(/dist\/[a-z]+\/[a-z-]+\.js/g) ?? []).map((f) => f.slice('dist/'.length).replace(/\.js$/, '.ts'));
       expect(files.length, name).toBeGreaterThan(0);
       for (const f of files) expect(existsSync(f), `${name}: ${f}`).toBe(true);
+      expect(text, `${name} runs tsx in the image`).not.toContain('tsx');
     }
   });
 
