@@ -24,7 +24,7 @@ describe('npm run build', () => {
     execFileSync('bash', ['scripts/build.sh', out], { stdio: 'pipe' });
     for (const svc of ['broker', 'ingest', 'api', 'gateway']) expect(existsSync(join(out, svc, 'main.js')), svc).toBe(true);
     expect(existsSync(join(out, 'config', 'park.yaml'))).toBe(true);
-    const env = { ...process.env, MQTT_CREDENTIALS_FILE: join(tmp, 'store.json'), SECRETS_FILE: join(tmp, 'secrets.json') };
+    const env: NodeJS.ProcessEnv = { ...process.env, MQTT_CREDENTIALS_FILE: join(tmp, 'store.json'), SECRETS_FILE: join(tmp, 'secrets.json') };
     delete env.NODE_OPTIONS; // vitest's own loaders must not help the build run
     execFileSync(process.execPath, [join(out, 'broker', 'provision.js')], { env, stdio: 'pipe' });
     const httpPort = await freePort();
