@@ -48,7 +48,13 @@ async function up(opts: { ownInfluxd?: boolean } = {}): Promise<Up> {
   npm.stdout!.on('data', (b: Buffer) => { out += b.toString(); });
   npm.stderr!.on('data', (b: Buffer) => { out += b.toString(); });
   await waitFor('the platform to be up', () => out.includes('Ctrl-C stops everything') || npm.exitCode !== null, 60_000, 100);
-  expect(out).toContain('Ctrl-C stops everything');
+  if (!out.includes('Ctrl-C stops everything')) {
+    // say why: the tail of every service's log (the directory is removed after the run)
+    const logs = join(dir, 'logs');
+    let tails = '';
+    try { for (const f of readdirSync(logs)) tails += `\n--- ${f}\n${readFileSync(join(logs, f), 'utf8').split('\n').slice(-15).join('\n')}`; } catch { /* no logs */ }
+    expect.fail(`the platform did not come up:\n${out}${tails}`);
+  }
   return { dir, npm, out: () => out, ports, pid: (name) => Number(readFileSync(join(dir, 'run', `${name}.pid`), 'utf8')) };
 }
 
