@@ -64,17 +64,20 @@ const readings = async (device: string) => gw.stat(`gateway_device_readings_tota
 
 async function faultCycle(device: string, fault: FieldFault, reason: RegExp, neighbours: string[]) {
   const before = await Promise.all(neighbours.map(readings));
-  const t0 = Date.now();
+  const t0 = Date.now(); // taken after the counts were read: the window is never longer than what they cover
   field.sims.device(device).fault = fault;
   try {
     await waitFor(`${device} offline (${fault})`, () => lastStatus(device)?.state === 'offline', 10_000);
     expect(lastStatus(device)!.info).toMatch(reason);
     await new Promise((r) => setTimeout(r, 3000)); // the fault lasts; the line goes on
+    const elapsed = Date.now() - t0; // taken before the counts are read, for the same reason
     const after = await Promise.all(neighbours.map(readings));
-    const elapsed = Date.now() - t0;
     neighbours.forEach((n, i) => {
-      // at most one poll lost to the faulty device's first timeouts, the rest on time
-      expect(after[i]! - before[i]!, `polls of ${n} in ${elapsed} ms`).toBeGreaterThanOrEqual(Math.floor(elapsed / INTERVAL) - 1);
+      // Each probe of the faulty device holds the shared line for up to timeoutMs (300 of the
+      // 500 ms interval), so a neighbour whose tick falls inside one is skipped as an overrun, by
+      // design. What must not happen is the line stalling behind the fault (retries on every tick
+      // leave the neighbours about half their polls, a hung request none): at least 70 % on time.
+      expect(after[i]! - before[i]!, `polls of ${n} in ${elapsed} ms`).toBeGreaterThanOrEqual(Math.floor((0.7 * elapsed) / INTERVAL));
       expect(lastStatus(n)?.state).toBe('online');
     });
   } finally {
