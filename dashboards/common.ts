@@ -293,11 +293,52 @@ export function tablePanel(p: TablePanel): table.PanelBuilder {
 /** A dashboard with the shared settings: tags, timezone, refresh, the chained variables. */
 export function dashboardBase(uid: string, title: string, description: string, measurements: readonly string[] | undefined, deviceMeasurements = measurements): dashboard.DashboardBuilder {
   return new dashboard.DashboardBuilder(title)
-    .uid(uid).description(description).tags(['smart-park', 'generated'])
+    .uid(uid).description(description).tags([DASHBOARD_TAG, 'generated'])
     .timezone('browser').time({ from: 'now-6h', to: 'now' }).refresh('1m').readonly()
     .tooltip(dashboard.DashboardCursorSync.Crosshair)
     .variables(variables(measurements, deviceMeasurements))
-    .annotations(alarmAnnotations());
+    .annotations(alarmAnnotations())
+    .links([dashboardLinks()]);
+}
+
+/** The tag every generated dashboard carries; the link below lists the others by it. */
+export const DASHBOARD_TAG = 'smart-park';
+
+/** A dropdown of the other smart-park dashboards, keeping the time range and the chosen park/enterprise/workshop. */
+export function dashboardLinks(): dashboard.DashboardLinkBuilder {
+  return new dashboard.DashboardLinkBuilder('Smart park dashboards')
+    .type(dashboard.DashboardLinkType.Dashboards).tags([DASHBOARD_TAG]).asDropdown(true)
+    .includeVars(true).keepTime(true).targetBlank(false).icon('external link').tooltip('');
+}
+
+/** The name Grafana asks the importer to bind to one of their InfluxDB datasources. */
+export const DS_INPUT = 'DS_INFLUXDB';
+
+/**
+ * The variant for importing into an existing Grafana (Dashboards → Import), as Grafana's own
+ * "export for sharing externally" writes it: the pinned datasource uid becomes `${DS_INFLUXDB}`,
+ * declared in `__inputs`, so the importer picks their datasource instead of editing JSON by hand.
+ */
+export function forImport(d: dashboard.Dashboard, grafanaVersion: string): Record<string, unknown> {
+  const swap = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(swap);
+    if (v && typeof v === 'object') {
+      const o = v as Record<string, unknown>;
+      if (o.type === 'influxdb' && o.uid === DATASOURCE_UID && Object.keys(o).length === 2) return { type: 'influxdb', uid: `\${${DS_INPUT}}` };
+      return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, swap(x)]));
+    }
+    return v;
+  };
+  const panelTypes = [...new Set((d.panels ?? []).map((p) => (p as { type?: string }).type).filter((t): t is string => !!t))].sort();
+  return {
+    __inputs: [{ name: DS_INPUT, label: 'InfluxDB', description: 'the InfluxDB (InfluxQL) datasource holding the smartpark database', type: 'datasource', pluginId: 'influxdb', pluginName: 'InfluxDB' }],
+    __requires: [
+      { type: 'grafana', id: 'grafana', name: 'Grafana', version: grafanaVersion },
+      { type: 'datasource', id: 'influxdb', name: 'InfluxDB', version: '1.0.0' },
+      ...panelTypes.map((t) => ({ type: 'panel', id: t, name: t, version: '' })),
+    ],
+    ...(swap(d) as Record<string, unknown>),
+  };
 }
 
 // ------------------------------------------------------------------ annotations

@@ -3,6 +3,7 @@ import type * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import { loadProduction, loadStandards } from '../core/kpi/config-file.ts';
 import type { ParkModel } from '../core/model.ts';
 import type { KpiData } from './kpi.ts';
+import { forImport } from './common.ts';
 import { ceramicsDashboard } from './ceramics.ts';
 import { energyDashboard } from './energy.ts';
 import { overviewDashboard } from './overview.ts';
@@ -21,5 +22,15 @@ export function renderDashboards(model: ParkModel): Map<string, string> {
   const standards = loadStandards(); // the repository's config/standards.yaml and production.yaml, read once
   const kpi: KpiData = { standards, production: loadProduction(model, standards) };
   for (const [file, make] of Object.entries(DASHBOARDS)) out.set(file, `${JSON.stringify(make(model, kpi), null, 2)}\n`);
+  return out;
+}
+
+/** The Grafana version the SDK's dashboard model is for (docker-compose runs the same). */
+export const GRAFANA_VERSION = '11.6.0';
+
+/** The same dashboards for import into an existing Grafana (datasource chosen at import): dashboards/export/. */
+export function renderExports(model: ParkModel): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [file, text] of renderDashboards(model)) out.set(file, `${JSON.stringify(forImport(JSON.parse(text), GRAFANA_VERSION), null, 2)}\n`);
   return out;
 }

@@ -6,8 +6,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { DATASOURCE_UID } from '../dashboards/common.ts';
-import { renderDashboards } from '../dashboards/index.ts';
+import { DASHBOARD_TAG, DATASOURCE_UID, DS_INPUT } from '../dashboards/common.ts';
+import { renderDashboards, renderExports } from '../dashboards/index.ts';
 import { grafanaQuery, tagMatchesVariable } from '../dashboards/influxql.ts';
 import { formatVariable, interpolate, intervalText, panelInterval } from '../dashboards/interpolate.ts';
 import { DEFAULT_PARK_MODEL, loadParkModel } from '../core/model-file.ts';
@@ -94,5 +94,37 @@ describe('Grafana substitution', () => {
     const q = interpolate('SELECT mean("x") FROM "m" WHERE $timeFilter AND "d" =~ /^$device$/ AND time <= ${__to}ms GROUP BY time($__interval) -- $__interval_ms [[device]] $nope',
       { fromMs: 1000, toMs: 2000, intervalMs: 60_000, variables: { device: v(['$__all'], ['k-1', 'k-2']) } });
     expect(q).toBe('SELECT mean("x") FROM "m" WHERE time >= 1000ms and time <= 2000ms AND "d" =~ /^(k-1|k-2)$/ AND time <= 2000ms GROUP BY time(1m) -- 60000 (k-1|k-2) $nope');
+  });
+});
+
+describe('dashboards for import into an existing Grafana', () => {
+  const exports = renderExports(loadParkModel(DEFAULT_PARK_MODEL));
+
+  it('are committed in dashboards/export/ exactly as generated, outside the provisioned folder', () => {
+    expect(readdirSync('dashboards/export').filter((f) => f.endsWith('.json')).sort()).toEqual([...files.keys()].sort());
+    for (const [f, text] of exports) expect(readFileSync(join('dashboards/export', f), 'utf8'), `${f} is stale: run npm run dashboards`).toBe(text);
+  });
+
+  it('ask for the datasource at import (__inputs) and reference only that input, otherwise equal to the provisioned ones', () => {
+    for (const [f, text] of exports) {
+      const d = JSON.parse(text);
+      expect(d.__inputs, f).toEqual([expect.objectContaining({ name: DS_INPUT, type: 'datasource', pluginId: 'influxdb' })]);
+      expect(d.__requires, f).toContainEqual(expect.objectContaining({ type: 'datasource', id: 'influxdb' }));
+      expect(text, f).not.toContain(DATASOURCE_UID);
+      const refs = [...text.matchAll(/"datasource": \{\s*"type": "influxdb",\s*"uid": "([^"]+)"/g)].map((m) => m[1]);
+      expect(refs.length, f).toBeGreaterThan(5);
+      expect(new Set(refs), f).toEqual(new Set([`\${${DS_INPUT}}`]));
+      const { __inputs, __requires, ...rest } = d;
+      expect(JSON.stringify(rest).replaceAll(`\${${DS_INPUT}}`, DATASOURCE_UID), f).toBe(JSON.stringify(JSON.parse(files.get(f)!)));
+    }
+  });
+
+  it('link to each other: every dashboard has a dropdown of the others by their shared tag, keeping time and variables', () => {
+    for (const [f, text] of files) {
+      const d = JSON.parse(text);
+      expect(d.tags, f).toContain(DASHBOARD_TAG);
+      expect(d.links, f).toEqual([expect.objectContaining({ type: 'dashboards', tags: [DASHBOARD_TAG], asDropdown: true, includeVars: true, keepTime: true })]);
+    }
+    expect(files.size).toBe(4);
   });
 });
