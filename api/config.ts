@@ -2,14 +2,15 @@
  * The API's settings, read once from the environment, validated and frozen. A bad value stops
  * the start with a message naming the key, the value and what was expected.
  */
-import { readFileSync } from 'node:fs';
-import { secretFromEnv } from '../core/secrets.ts';
 import { randomBytes } from 'node:crypto';
-import { DEFAULT_PARK_MODEL } from '../core/model-file.ts';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { readEnv } from '../core/env.ts';
 import { PlatformError } from '../core/errors.ts';
 import { show } from '../core/ids.ts';
 import { influxConfigFromEnv, type InfluxConfig } from '../core/influx/client.ts';
-import { DURATION_PATTERN } from '../core/influx/influxql.ts';
+import { DEFAULT_PARK_MODEL } from '../core/model-file.ts';
+import { API_ENV } from './env.ts';
 
 export interface ApiConfig {
   host: string;
@@ -28,49 +29,36 @@ export interface ApiConfig {
   tls?: { certFile: string; keyFile: string };
   /** Hourly KPI facts for dashboards (api/kpi/rollup.ts): tick period (0 = off), hours recomputed per tick, hours caught up at start. */
   kpiRollup: { everyMs: number; lateHours: number; catchUpHours: number };
+  /** Operator console (api/console/): users file, session lifetime, login limits, device admin files. */
+  console: ConsoleConfig;
+  /** /metrics on a port of its own (like the other services); port -1 = off. */
+  metrics: { host: string; port: number };
+  /** Origins allowed to call the API from a browser page elsewhere (CORS); empty = same origin only. */
+  corsOrigins: readonly string[];
 }
 
-export const DEFAULTS = Object.freeze({
-  API_HOST: '127.0.0.1',
-  API_PORT: '8080',
-  MQTT_URL: 'mqtt://127.0.0.1:1883',
-  API_MQTT_USERNAME: 'svc-api',
-  INFLUX_URL: 'http://127.0.0.1:8086',
-  API_KEYS_FILE: 'data/secrets/api-keys.json',
-  API_LAST_VALUES_LOOKBACK: '1d',
-  API_MAX_POINTS: '10000',
-  API_WS_MAX_BUFFERED_BYTES: String(1024 * 1024), // 1 MiB
-  API_KPI_ROLLUP_INTERVAL_MS: '60000', // recompute the open hours every minute; 0 = no rollup
-  API_KPI_ROLLUP_LATE_HOURS: '2', // hours before the current one recomputed on every tick (late data)
-  API_KPI_ROLLUP_CATCHUP_HOURS: '48', // hours computed once at start
-});
+export interface ConsoleConfig {
+  /** Console users (api/console/user-store.ts); default console-users.json beside API_KEYS_FILE. */
+  usersFile: string;
+  sessionTtlMs: number;
+  /** Failed logins of one username (or one address) within loginWindowMs before attempts are spaced. */
+  loginFreeFailures: number;
+  loginAddressFailures: number;
+  loginWindowMs: number;
+  /** The broker's credential store (same key and default as the broker) and where its pid is (SIGHUP reloads it). */
+  credentialsFile: string;
+  brokerPidFile?: string;
+}
+
+/** Defaults other modules name (api/keys.ts); every default is in API_ENV (api/env.ts). */
+export const DEFAULTS = Object.freeze({ API_KEYS_FILE: API_ENV.API_KEYS_FILE.default });
 
 function fail(key: string, value: unknown, expected: string): never {
   throw new PlatformError('SP_ERR_CONFIG', `${key}=${value === undefined ? '(unset)' : show(value)}: expected ${expected}`);
 }
 
-function int(env: NodeJS.ProcessEnv, key: keyof typeof DEFAULTS, min: number, max: number): number {
-  const raw = env[key] || DEFAULTS[key];
-  const n = Number(raw);
-  if (!/^\d+$/.test(raw) || n < min || n > max) fail(key, raw, `an integer from ${min} to ${max}`);
-  return n;
-}
-
-function url(key: string, raw: string, protocols: string[]): string {
-  let u: URL;
-  try {
-    u = new URL(raw);
-  } catch {
-    return fail(key, raw, `a URL (${protocols.join(', ')})`);
-  }
-  if (!protocols.includes(u.protocol)) fail(key, raw, `a URL with scheme ${protocols.join(', ')}`);
-  return raw;
-}
-
 /** API_TLS_CERT_FILE and API_TLS_KEY_FILE: both or neither, each a readable PEM file of its kind. */
-function tlsFiles(env: NodeJS.ProcessEnv): ApiConfig['tls'] {
-  const certFile = env.API_TLS_CERT_FILE || '';
-  const keyFile = env.API_TLS_KEY_FILE || '';
+function tlsFiles(certFile: string, keyFile: string): ApiConfig['tls'] {
   if (!certFile && !keyFile) return undefined;
   if (!certFile) fail('API_TLS_CERT_FILE', undefined, 'a PEM certificate file, since API_TLS_KEY_FILE is set (both or neither)');
   if (!keyFile) fail('API_TLS_KEY_FILE', undefined, 'a PEM private key file, since API_TLS_CERT_FILE is set (both or neither)');
@@ -87,32 +75,34 @@ function tlsFiles(env: NodeJS.ProcessEnv): ApiConfig['tls'] {
 }
 
 export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): Readonly<ApiConfig> {
-  const host = env.API_HOST || DEFAULTS.API_HOST;
-  if (!/^[A-Za-z0-9.:_-]{1,253}$/.test(host)) fail('API_HOST', host, 'a host name or IP address to listen on');
-  const mqttUrl = url('MQTT_URL', env.MQTT_URL || DEFAULTS.MQTT_URL, ['mqtt:', 'mqtts:', 'tcp:', 'tls:', 'ws:', 'wss:']);
-  const username = env.API_MQTT_USERNAME || DEFAULTS.API_MQTT_USERNAME;
-  const clientId = env.API_MQTT_CLIENT_ID || `${username}-${randomBytes(4).toString('hex')}`;
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(clientId)) fail('API_MQTT_CLIENT_ID', clientId, 'letters, digits, - or _ (at most 64)');
-  const influx = influxConfigFromEnv({ ...env, INFLUX_URL: env.INFLUX_URL || DEFAULTS.INFLUX_URL })!;
-  url('INFLUX_URL', influx.url, ['http:', 'https:']);
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(influx.db)) fail('INFLUX_DB', influx.db, 'a database name (letters, digits, _ . -)');
-  const lookback = env.API_LAST_VALUES_LOOKBACK || DEFAULTS.API_LAST_VALUES_LOOKBACK;
-  if (!DURATION_PATTERN.test(lookback)) fail('API_LAST_VALUES_LOOKBACK', lookback, 'an InfluxQL duration such as 6h or 1d');
+  const v = readEnv(API_ENV, env, 'API environment');
+  const username = v.API_MQTT_USERNAME;
   return Object.freeze({
-    host,
-    port: int(env, 'API_PORT', 0, 65535),
-    mqtt: Object.freeze({ url: mqttUrl, username, password: secretFromEnv(env, 'API_MQTT_PASSWORD', (f) => readFileSync(f, 'utf8')), clientId }),
-    influx: Object.freeze(influx),
-    keysFile: env.API_KEYS_FILE || DEFAULTS.API_KEYS_FILE,
-    parkModelFile: env.PARK_MODEL || DEFAULT_PARK_MODEL,
-    lastValuesLookback: lookback,
-    maxPoints: int(env, 'API_MAX_POINTS', 10, 1_000_000),
-    wsMaxBufferedBytes: int(env, 'API_WS_MAX_BUFFERED_BYTES', 1024, 1024 ** 3),
-    tls: tlsFiles(env),
+    host: v.API_HOST,
+    port: v.API_PORT,
+    mqtt: Object.freeze({ url: v.MQTT_URL, username, password: v.API_MQTT_PASSWORD || undefined, clientId: v.API_MQTT_CLIENT_ID || `${username}-${randomBytes(4).toString('hex')}` }),
+    influx: Object.freeze(influxConfigFromEnv({ ...env, INFLUX_URL: v.INFLUX_URL, INFLUX_DB: v.INFLUX_DB, INFLUX_TOKEN: v.INFLUX_TOKEN, INFLUX_PASSWORD: v.INFLUX_PASSWORD })!),
+    keysFile: v.API_KEYS_FILE,
+    parkModelFile: env.PARK_MODEL ? v.PARK_MODEL : DEFAULT_PARK_MODEL,
+    lastValuesLookback: v.API_LAST_VALUES_LOOKBACK,
+    maxPoints: v.API_MAX_POINTS,
+    wsMaxBufferedBytes: v.API_WS_MAX_BUFFERED_BYTES,
+    tls: tlsFiles(v.API_TLS_CERT_FILE, v.API_TLS_KEY_FILE),
     kpiRollup: Object.freeze({
-      everyMs: int(env, 'API_KPI_ROLLUP_INTERVAL_MS', 0, 86_400_000),
-      lateHours: int(env, 'API_KPI_ROLLUP_LATE_HOURS', 0, 24 * 7),
-      catchUpHours: int(env, 'API_KPI_ROLLUP_CATCHUP_HOURS', 0, 24 * 31),
+      everyMs: v.API_KPI_ROLLUP_INTERVAL_MS,
+      lateHours: v.API_KPI_ROLLUP_LATE_HOURS,
+      catchUpHours: v.API_KPI_ROLLUP_CATCHUP_HOURS,
     }),
+    console: Object.freeze({
+      usersFile: v.CONSOLE_USERS_FILE || join(dirname(v.API_KEYS_FILE), 'console-users.json'),
+      sessionTtlMs: v.CONSOLE_SESSION_TTL_MS,
+      loginFreeFailures: v.CONSOLE_LOGIN_FREE_FAILURES,
+      loginAddressFailures: v.CONSOLE_LOGIN_ADDRESS_FAILURES,
+      loginWindowMs: v.CONSOLE_LOGIN_WINDOW_MS,
+      credentialsFile: v.MQTT_CREDENTIALS_FILE,
+      ...(v.CONSOLE_BROKER_PID_FILE ? { brokerPidFile: v.CONSOLE_BROKER_PID_FILE } : {}),
+    }),
+    metrics: Object.freeze({ host: v.API_METRICS_HOST, port: v.API_METRICS_PORT }),
+    corsOrigins: Object.freeze(v.API_CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean)),
   });
 }

@@ -9,6 +9,7 @@ import { InfluxQueryError } from '../core/influx/client.ts';
 
 export const API_ERROR_CODES = [
   'SP_ERR_API_PARAM', 'SP_ERR_API_KEY', 'SP_ERR_API_ROLE', 'SP_ERR_API_NOT_FOUND', 'SP_ERR_API_UPSTREAM', 'SP_ERR_API_INTERNAL',
+  'SP_ERR_API_LOGIN', 'SP_ERR_API_LOGIN_LIMITED', 'SP_ERR_API_SESSION', 'SP_ERR_API_CSRF',
 ] as const;
 export type ApiErrorCode = (typeof API_ERROR_CODES)[number];
 
@@ -19,6 +20,10 @@ const STATUS: Record<ApiErrorCode, number> = {
   SP_ERR_API_NOT_FOUND: 404,
   SP_ERR_API_UPSTREAM: 502,
   SP_ERR_API_INTERNAL: 500,
+  SP_ERR_API_LOGIN: 401,
+  SP_ERR_API_LOGIN_LIMITED: 429,
+  SP_ERR_API_SESSION: 401,
+  SP_ERR_API_CSRF: 403,
 };
 
 export class ApiError extends PlatformError {

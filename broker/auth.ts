@@ -5,10 +5,11 @@
 import { createHash } from 'node:crypto';
 import type { AedesOptions, AuthenticateError, Client, Subscription, PublishPacket } from 'aedes';
 import { isId } from '../core/ids.ts';
-import type { ErrorCode } from '../core/errors.ts';
+import { PlatformError, type ErrorCode } from '../core/errors.ts';
 import { GATEWAY_PREFIX, type ParkModel } from '../core/model.ts';
 import { verifySecret } from '../core/secrets.ts';
-import { devicePrincipal, gatewayPrincipal, mayPublish, maySubscribe, type Principal } from './acl.ts';
+import { EDGE_ACCOUNT_PREFIX, loadSparkplugConfig, type SparkplugConfig } from '../core/sparkplug/config.ts';
+import { devicePrincipal, edgeNodePrincipal, gatewayPrincipal, mayPublish, maySubscribe, sparkplugHostRights, type Principal } from './acl.ts';
 import { SERVICE_PREFIX, type CredentialStore } from './credentials.ts';
 import { LoginThrottle } from './login-throttle.ts';
 
@@ -19,6 +20,12 @@ export interface AuthOptions {
   store: () => CredentialStore;
   throttle: LoginThrottle;
   onRefused: (r: Refusal) => void;
+  /**
+   * The Sparkplug B mapping: its edge-node accounts (hashes in the store's `devices`, provisioned
+   * like devices) and the host application's account. Default: config/sparkplug.yaml (or
+   * SPARKPLUG_CONFIG; `none`: no Sparkplug accounts), read once here.
+   */
+  sparkplug?: SparkplugConfig | null;
 }
 
 const AUTH_ERR = { IDENTIFIER_REJECTED: 2, BAD_USERNAME_OR_PASSWORD: 4, NOT_AUTHORIZED: 5 } as const;
@@ -35,8 +42,22 @@ export type AuthHooks = Required<Pick<AedesOptions, 'authenticate' | 'authorizeP
   principalOf(client: Client): Principal | undefined;
 };
 
+/** config/sparkplug.yaml (SPARKPLUG_CONFIG) for the edge-node and host accounts; `none`: no Sparkplug. */
+function sparkplugMapping(model: ParkModel): SparkplugConfig | null {
+  if (process.env.SPARKPLUG_CONFIG === 'none') return null;
+  try {
+    return loadSparkplugConfig(model);
+  } catch (e) {
+    const code = e instanceof PlatformError ? e.code : 'SP_ERR_CONFIG';
+    throw new PlatformError(code, `${(e as Error).message}\n(the broker reads the Sparkplug B mapping for its edge-node accounts; fix it, or set SPARKPLUG_CONFIG=none when no Sparkplug edge node connects)`);
+  }
+}
+
 export function createAuth(opts: AuthOptions): AuthHooks {
   const principals = new WeakMap<Client, Principal>();
+  const sparkplug = opts.sparkplug !== undefined ? opts.sparkplug : sparkplugMapping(opts.model);
+  const edgeNodes = new Map([...(sparkplug?.nodes.values() ?? [])].map((n) => [n.account, n]));
+  const hostRights = sparkplug ? sparkplugHostRights(sparkplug) : undefined;
   // Verified (account, sha256(password), stored hash) triples: reconnect storms cost one hash each.
   const verified = new Map<string, string>();
 
@@ -56,6 +77,7 @@ export function createAuth(opts: AuthOptions): AuthHooks {
   const storedHash = (store: CredentialStore, username: string): string | undefined => {
     if (username.startsWith(SERVICE_PREFIX)) return store.services[username]?.hash;
     if (username.startsWith(GATEWAY_PREFIX)) return opts.model.gateways.has(username) ? store.gateways[username] : undefined;
+    if (username.startsWith(EDGE_ACCOUNT_PREFIX)) return edgeNodes.has(username) ? store.devices[username] : undefined;
     return opts.model.devices.has(username) ? store.devices[username] : undefined;
   };
 
@@ -96,12 +118,17 @@ export function createAuth(opts: AuthOptions): AuthHooks {
         if (id !== username && !id.startsWith(`${username}-`)) {
           return refuse('SP_ERR_CLIENT_ID', AUTH_ERR.IDENTIFIER_REJECTED, `service ${username} must use client id ${username} or ${username}-<suffix>, not ${id}`);
         }
-        principal = { kind: 'service', id, account: username };
+        principal = { kind: 'service', id, account: username, ...(hostRights && username === sparkplug!.hostAccount && { sparkplugHost: hostRights }) };
       } else if (username.startsWith(GATEWAY_PREFIX)) {
         if (id !== username) {
           return refuse('SP_ERR_CLIENT_ID', AUTH_ERR.IDENTIFIER_REJECTED, `gateway ${username} must connect with client id ${username}, not ${id}`);
         }
         principal = gatewayPrincipal(opts.model.gateways.get(username)!);
+      } else if (username.startsWith(EDGE_ACCOUNT_PREFIX)) {
+        if (id !== username) {
+          return refuse('SP_ERR_CLIENT_ID', AUTH_ERR.IDENTIFIER_REJECTED, `Sparkplug edge node ${username} must connect with client id ${username}, not ${id}`);
+        }
+        principal = edgeNodePrincipal(edgeNodes.get(username)!);
       } else {
         if (id !== username) {
           return refuse('SP_ERR_CLIENT_ID', AUTH_ERR.IDENTIFIER_REJECTED, `device ${username} must connect with client id ${username}, not ${id}`);

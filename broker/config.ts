@@ -87,6 +87,7 @@ export const BROKER_ENV = envTable({
   MQTT_JETSTREAM_MAX_BYTES: { type: 'int', default: 1024 ** 3, range: [1024 * 1024, 2 ** 50], unit: 'bytes', doc: 'limit of `TELE` (discard:new): at it, device publishes get no PUBACK until the workers have caught up' },
   MQTT_JETSTREAM_DEDUP_WINDOW_MS: { type: 'int', default: 120_000, range: [1000, 86_400_000], unit: 'ms', doc: 'a resend (same topic and payload: same `Nats-Msg-Id`) within this window is stored once' },
   MQTT_JETSTREAM_ACK_TIMEOUT_MS: { type: 'int', default: 5000, range: [100, 600_000], unit: 'ms', doc: "longest wait for JetStream's ack of one publish before it is tried again (the device waits for its PUBACK meanwhile)" },
+  SPARKPLUG_CONFIG: { type: 'path', default: 'config/sparkplug.yaml', doc: 'the Sparkplug B mapping, read for its edge-node and host accounts and their ACL ([docs/sparkplug.md](../docs/sparkplug.md)); `none`: no Sparkplug accounts' },
   ...SHARED_ENV,
 });
 

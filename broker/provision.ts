@@ -11,10 +11,14 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadParkModel } from '../core/model-file.ts';
 import { generateSecret, hashSecret } from '../core/secrets.ts';
+import { DEFAULT_HOST_ACCOUNT, edgeNodeAccounts, loadSparkplugConfig } from '../core/sparkplug/config.ts';
 import { DEFAULTS } from './config.ts';
 import { provisionCredentials } from './credentials.ts';
 
-const SERVICE_ACCOUNTS = ['svc-ingest', 'svc-api'] as const;
+const model = loadParkModel();
+// Sparkplug B: the host application's service account, and each mapped edge node's account (kept with the devices')
+const sparkplug = process.env.SPARKPLUG_CONFIG === 'none' ? undefined : loadSparkplugConfig(model);
+const SERVICE_ACCOUNTS = ['svc-ingest', 'svc-api', sparkplug?.hostAccount ?? DEFAULT_HOST_ACCOUNT];
 
 const { values } = parseArgs({
   options: {
@@ -25,9 +29,8 @@ const { values } = parseArgs({
     'password-files': { type: 'string' },
   },
 });
-const model = loadParkModel();
 const created = provisionCredentials({
-  storeFile: values.store!, secretsFile: values.secrets, deviceIds: [...model.devices.keys()],
+  storeFile: values.store!, secretsFile: values.secrets, deviceIds: [...model.devices.keys(), ...(sparkplug ? edgeNodeAccounts(sparkplug) : [])],
   gatewayIds: [...model.gateways.keys()], serviceAccounts: SERVICE_ACCOUNTS, rotate: values.rotate?.split(',').filter(Boolean),
   generate: generateSecret, hash: (s) => hashSecret(s),
 });

@@ -11,6 +11,8 @@ import { Registry } from '../core/metrics.ts';
 import { ackAfterStore, chainAuthorizePublish, createPatchedBroker } from './aedes/index.ts';
 import { createAuth, type Refusal } from './auth.ts';
 import { createBackpressure } from './backpressure.ts';
+import { openJetStreamStage } from './aedes/jetstream-stage.ts';
+import { startMqttRelay } from '../cluster/mqtt-relay.ts';
 import type { BrokerConfig } from './config.ts';
 import type { CredentialStore } from './credentials.ts';
 import { listenHttp } from './listeners/http.ts';
@@ -48,12 +50,16 @@ export interface RunningBroker {
 }
 
 function brokerMetrics(): Registry {
-  return new Registry()
+  return new Registry({ processMetrics: true })
     .describe('mqtt_refused_total', 'Connections, publishes and subscriptions refused, by code')
     .describe('mqtt_publish_total', 'PUBLISH packets accepted from clients')
     .describe('mqtt_connects_total', 'Sessions established')
     .describe('mqtt_packet_too_large_total', 'Connections cut for announcing an oversized packet')
-    .describe('mqtt_publish_held_total', 'Device publishes held (no PUBACK yet) because a durable consumer\'s queue was over MQTT_CONSUMER_QUEUE_MAX');
+    .describe('mqtt_publish_held_total', 'Device publishes held (no PUBACK yet) because a durable consumer\'s queue was over MQTT_CONSUMER_QUEUE_MAX')
+    .describe('mqtt_publish_waiting', 'Device publishes held back right now (no PUBACK until the durable consumer catches up)')
+    .describe('mqtt_consumer_queued', 'Longest session queue of a durable consumer (messages queued or sent and not yet acknowledged)')
+    .describe('mqtt_clients_connected', 'Clients connected now')
+    .describe('mqtt_jetstream_waiting', 'Publishes waiting for JetStream to acknowledge them (cluster profile)');
 }
 
 export async function startBroker(deps: BrokerDeps): Promise<RunningBroker> {
@@ -79,7 +85,13 @@ export async function startBroker(deps: BrokerDeps): Promise<RunningBroker> {
   });
   // durable profile: the PUBACK of a QoS 1 publish leaves only once the message is stored
   const afterStore = store.durable ? ackAfterStore() : undefined;
-  const authorizePublish = chainAuthorizePublish(auth.authorizePublish, backpressure.stage, afterStore?.stage);
+  // cluster profile: device publishes go to the replicated JetStream stream before their PUBACK
+  const jetstream = config.jetstreamUrl ? await openJetStreamStage({
+    url: config.jetstreamUrl, partitions: config.jetstreamPartitions, replicas: config.jetstreamReplicas, maxBytes: config.jetstreamMaxBytes,
+    dedupWindowMs: config.jetstreamDedupWindowMs, ackTimeoutMs: config.jetstreamAckTimeoutMs, name: `broker-${process.pid}`,
+    principalOf: auth.principalOf, metrics,
+  }) : undefined;
+  const authorizePublish = chainAuthorizePublish(auth.authorizePublish, backpressure.stage, afterStore?.stage, jetstream?.stage);
   const aedes = await createPatchedBroker({
     ...deps.aedesOptions,
     maxTopicLevels: config.maxTopicLevels,
@@ -96,6 +108,9 @@ export async function startBroker(deps: BrokerDeps): Promise<RunningBroker> {
     publishOrphanWills: store.durable, onError: (err) => deps.onError?.('persistence', err),
   });
   backpressure.attach(aedes);
+  // cluster profile: what this broker routes reaches the subscribers of the others (NATS core subjects)
+  const relay = config.jetstreamUrl ? await startMqttRelay(aedes, { url: config.jetstreamUrl, name: `broker-relay-${process.pid}`, onError: (err) => deps.onError?.('relay', err) }) : undefined;
+  jetstream?.attach(aedes, (p) => relay?.isRelayed(p) ?? false);
   metrics.gauge('mqtt_publish_waiting', () => backpressure.held().now);
   metrics.gauge('mqtt_consumer_queued', () => Math.max(0, ...[...backpressure.consumers].map((id) => store.queued(id) ?? 0)));
   trackDeviceStatus(aedes, auth.principalOf);
@@ -139,6 +154,8 @@ export async function startBroker(deps: BrokerDeps): Promise<RunningBroker> {
     aedes, metrics, ports, persistence: store.describe, queued: store.queued,
     close: async () => {
       await new Promise<void>((r) => aedes.close(() => r()));
+      await relay?.close();
+      await jetstream?.close();
       await store.close();
       await Promise.all(listeners.map((l) => l.close()));
     },

@@ -14,6 +14,8 @@ interface Common {
   doc: string;
   /** Never printed; NAME_FILE may name a file holding it instead (Docker/systemd secrets). */
   secret?: boolean;
+  /** Must be set: what to say it should be when it is not. */
+  required?: string;
 }
 export interface IntVar extends Common {
   type: 'int';
@@ -78,7 +80,10 @@ function parse(name: string, v: EnvVar, env: NodeJS.ProcessEnv, problems: string
       return v.default;
     }
   }
-  if (raw === undefined || raw === '') return v.default;
+  if (raw === undefined || raw === '') {
+    if (v.required) problems.push(`${name} is not set: expected ${v.required}${v.secret ? ` (or ${name}_FILE naming a file that holds it)` : ''}`);
+    return v.default;
+  }
   const said = v.secret ? '(secret)' : show(raw);
   const bad = (expected: string) => {
     problems.push(`${name}=${said}: expected ${expected}`);
@@ -126,6 +131,7 @@ export function readEnv<T extends EnvTable>(table: T, env: NodeJS.ProcessEnv = p
 const UNIT: Record<string, string> = { ms: 'ms', s: 's', bytes: 'bytes', messages: 'messages', hours: 'hours', count: '', points: 'points' };
 
 function defaultCell(v: EnvVar): string {
+  if (v.required) return '**required**';
   if (v.secret) return 'none (secret)';
   if (v.default === '') return 'unset';
   return `\`${v.default}\``;

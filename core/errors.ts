@@ -33,8 +33,14 @@ export const ERROR_CODES = {
   SP_ERR_SPB_METRIC_COUNT: 'the Sparkplug payload carries more metrics than allowed',
   SP_ERR_SPB_METRIC_NAME: 'a Sparkplug metric name is empty, too long, or contains control characters, "+", "#" or ".."',
   SP_ERR_SPB_DATATYPE: 'the Sparkplug metric datatype is not supported (DataSet, Template, Bytes, File, PropertySet, arrays)',
+  SP_ERR_SPB_NO_BIRTH: 'Sparkplug data or a device birth arrived before the birth it depends on; not stored, a rebirth was requested',
+  SP_ERR_SPB_UNKNOWN_ALIAS: 'a Sparkplug metric alias or name is not in the birth certificate; the message is not stored, a rebirth was requested',
+  SP_ERR_SPB_SEQ: 'the Sparkplug message has no seq or one outside 0–255; not stored, a rebirth was requested',
+  SP_ERR_SPB_STALE: 'the edge node was asked to rebirth and has not yet; its data is not stored under possibly stale aliases',
+  SP_ERR_SPB_UNMAPPED: 'the Sparkplug edge node, device or metric has no mapping in config/sparkplug.yaml',
   // cluster profile (cluster/)
   SP_ERR_NATS_NOT_READY: 'the NATS JetStream cluster did not become ready: no stream with the wanted replicas could be created in time',
+  SP_ERR_NATS_STREAM: 'the JetStream stream TELE exists with another layout (partition count or retention) than this process is configured for',
   // park model and configuration
   SP_ERR_MODEL: 'the park model is invalid',
   SP_ERR_CONFIG: 'a configuration value is invalid',
@@ -53,6 +59,10 @@ export const ERROR_CODES = {
   SP_ERR_API_NOT_FOUND: 'no such resource',
   SP_ERR_API_UPSTREAM: 'a service the API depends on did not answer',
   SP_ERR_API_INTERNAL: 'the API failed unexpectedly; the details are in its log',
+  SP_ERR_API_LOGIN: 'wrong console username or password',
+  SP_ERR_API_LOGIN_LIMITED: 'too many failed console logins for this user or address; wait (Retry-After) and try again',
+  SP_ERR_API_SESSION: 'the console session is missing, expired or logged out; log in again',
+  SP_ERR_API_CSRF: 'a request made with a console session lacks the x-csrf-token header or comes from another origin',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

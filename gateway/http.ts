@@ -1,7 +1,7 @@
 /** /health, /stats (JSON) and /metrics (Prometheus text) of the gateway. */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Registry } from '../core/metrics.ts';
+import { serveMetrics, type Registry } from '../core/metrics.ts';
 
 export interface StatsServer { port: number; close(): Promise<void> }
 
@@ -11,8 +11,7 @@ export async function startStatsServer(
   if (port < 0) return undefined;
   const server: Server = createServer((req, res) => {
     if (req.url === '/metrics') {
-      res.setHeader('content-type', 'text/plain; version=0.0.4');
-      return res.end(metrics.toPrometheus());
+      return serveMetrics(metrics, res);
     }
     if (req.url === '/stats' || req.url === '/health') {
       res.setHeader('content-type', 'application/json');

@@ -26,7 +26,7 @@ export interface RunningGateway {
   stop(drainMs?: number): Promise<void>;
 }
 
-function describe(m: Registry): Registry {
+export function describeGatewayMetrics(m: Registry): Registry {
   return m
     .describe('gateway_readings_buffered_total', 'Readings written to the on-disk buffer')
     .describe('gateway_readings_sent_total', 'Readings handed to MQTT (again after a rewind)')
@@ -40,7 +40,7 @@ function describe(m: Registry): Registry {
 }
 
 export async function startGateway(cfg: Readonly<GatewayEnvConfig>, spec: GatewaySpec, ev: GatewayEvents = {}): Promise<RunningGateway> {
-  const metrics = describe(new Registry());
+  const metrics = describeGatewayMetrics(new Registry({ processMetrics: true }));
   const places = new Map<string, DevicePlace>();
   for (const c of spec.connections) for (const b of c.devices) places.set(b.device.id, b.device);
 

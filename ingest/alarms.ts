@@ -56,8 +56,8 @@ export class IngestAlarms {
     this.startedAt = clock();
     const m = o.metrics;
     m.describe('ingest_alarm_events_total', 'Alarm events spooled, by state');
-    m.gauge('ingest_alarms_open', () => this.engine.open().length);
-    m.gauge('ingest_alarm_readings_out_of_order_total', () => this.engine.counters.outOfOrder);
+    m.describe('ingest_alarms_open', 'Alarms raised and not cleared').gauge('ingest_alarms_open', () => this.engine.open().length);
+    m.describe('ingest_alarm_readings_out_of_order_total', "Readings older than the device's last evaluated one (stored, not evaluated by the alarm rules)").gauge('ingest_alarm_readings_out_of_order_total', () => this.engine.counters.outOfOrder, 'counter');
   }
 
   /** Spool records for the events the readings of one message cause ('' when none). Hot path; never throws. */

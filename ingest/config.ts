@@ -44,11 +44,11 @@ export interface IngestConfig {
 export const INGEST_ENV = envTable({
   MQTT_URL: { type: 'url', default: 'mqtt://127.0.0.1:1883', protocols: MQTT_PROTOCOLS, doc: 'broker' },
   INGEST_MQTT_USERNAME: { type: 'text', default: 'svc-ingest', doc: 'service account' },
-  INGEST_MQTT_PASSWORD: { type: 'text', default: '', secret: true, doc: "the service account's secret (required)" },
+  INGEST_MQTT_PASSWORD: { type: 'text', default: '', secret: true, required: 'a value', doc: "the service account's secret" },
   INGEST_CLIENT_ID: { type: 'text', default: '', doc: 'unset = the username. Keep it fixed: the broker keeps this session while ingest is down' },
   INGEST_TOPICS: { type: 'text', default: `${TOPIC_ROOT}/#`, check: topicsCheck, doc: `comma-separated filters; narrow them (e.g. \`${TOPIC_ROOT}/guangfu/#\`) to split devices between instances` },
   ...INFLUX_ENV,
-  INFLUX_URL: { ...INFLUX_ENV.INFLUX_URL, default: '', doc: 'InfluxDB base URL (required): the v1-compatible endpoint of InfluxDB 1.x, 2.4+ or 3.x' },
+  INFLUX_URL: { ...INFLUX_ENV.INFLUX_URL, default: '', required: 'the InfluxDB base URL, e.g. http://127.0.0.1:8086', doc: 'InfluxDB base URL: the v1-compatible endpoint of InfluxDB 1.x, 2.4+ or 3.x' },
   INGEST_SPOOL_DIR: { type: 'path', default: 'data/spool/ingest', doc: 'spool segments and checkpoint' },
   INGEST_SEGMENT_BYTES: { type: 'int', default: 64 * 1024 * 1024, range: [64 * 1024, 2 ** 31], unit: 'bytes', doc: 'spool segment size' },
   INGEST_MAX_SPOOL_BYTES: { type: 'int', default: 2 * 1024 ** 3, range: [1024 * 1024, 2 ** 50], unit: 'bytes', doc: 'above it, acknowledgements wait (back-pressure); warning at 80 %' },
@@ -65,8 +65,6 @@ export const INGEST_ENV = envTable({
 
 export function ingestConfig(env: NodeJS.ProcessEnv = process.env): Readonly<IngestConfig> {
   const v = readEnv(INGEST_ENV, env, 'ingest environment');
-  if (!v.INFLUX_URL) throw new PlatformError('SP_ERR_CONFIG', 'INFLUX_URL is not set: expected the InfluxDB base URL, e.g. http://127.0.0.1:8086');
-  if (!v.INGEST_MQTT_PASSWORD) throw new PlatformError('SP_ERR_CONFIG', 'INGEST_MQTT_PASSWORD is not set: expected a value');
   return Object.freeze({
     mqttUrl: v.MQTT_URL,
     mqttUsername: v.INGEST_MQTT_USERNAME,

@@ -9,7 +9,7 @@ import { ALARM_TOPIC } from '../core/alarms/events.ts';
 import { loadAlarmRules } from '../core/alarms/file.ts';
 import { DLQ_TOPIC } from '../core/contract.ts';
 import { InfluxClient } from '../core/influx/client.ts';
-import { Registry } from '../core/metrics.ts';
+import { Registry, serveMetrics } from '../core/metrics.ts';
 import type { ParkModel } from '../core/model.ts';
 import { AckBatcher } from './ack-batcher.ts';
 import { IngestAlarms } from './alarms.ts';
@@ -37,7 +37,7 @@ export interface RunningIngest {
 }
 
 export async function startIngest(cfg: Readonly<IngestConfig>, model: ParkModel, ev: IngestEvents = {}): Promise<RunningIngest> {
-  const metrics = new Registry()
+  const metrics = new Registry({ processMetrics: true })
     .describe('ingest_messages_received_total', 'MQTT messages received')
     .describe('ingest_messages_refused_total', 'Messages refused and dead-lettered, by code')
     .describe('ingest_points_spooled_total', 'Points safely on local disk (acknowledged to the broker)')
@@ -85,7 +85,7 @@ export async function startIngest(cfg: Readonly<IngestConfig>, model: ParkModel,
       ev.fatal?.('cannot write alarm events to the spool', err);
     },
   });
-  metrics.gauge('ingest_spool_pending_bytes', () => spool.pendingBytes);
+  metrics.describe('ingest_spool_pending_bytes', 'Bytes spooled on disk and not yet written to InfluxDB').gauge('ingest_spool_pending_bytes', () => spool.pendingBytes);
 
   // Points counted as spooled when their group is written (ingest_points_spooled_total means on disk).
   let pointsInGroup = 0;
@@ -105,8 +105,8 @@ export async function startIngest(cfg: Readonly<IngestConfig>, model: ParkModel,
     },
   });
   metrics.describe('ingest_spool_writes_total', 'Spool appends (write(2)); each holds the messages of one event-loop turn')
-    .describe('ingest_acks_dropped', 'PUBACKs not sent because the connection changed before their group was written (the broker redelivers them)');
-  metrics.gauge('ingest_acks_dropped', () => batcher.stats.dropped);
+    .describe('ingest_acks_dropped_total', 'PUBACKs not sent because the connection changed before their group was written (the broker redelivers them)');
+  metrics.gauge('ingest_acks_dropped_total', () => batcher.stats.dropped, 'counter');
   // validate -> records (+ alarm events) -> the batcher, which holds each PUBACK until its write(2)
   client.handleMessage = messageHandler({
     cfg, model, metrics, spool, batcher, alarms, events: ev,
@@ -132,8 +132,7 @@ export async function startIngest(cfg: Readonly<IngestConfig>, model: ParkModel,
   if (cfg.httpPort >= 0) {
     http = createServer((req, res) => {
       if (req.url === '/metrics') {
-        res.setHeader('content-type', 'text/plain; version=0.0.4');
-        return res.end(metrics.toPrometheus());
+        return serveMetrics(metrics, res);
       }
       if (req.url === '/stats' || req.url === '/health') {
         res.setHeader('content-type', 'application/json');

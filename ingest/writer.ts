@@ -9,7 +9,7 @@
 import type { AlarmEvent } from '../core/alarms/events.ts';
 import type { DeadLetter } from '../core/contract.ts';
 import type { InfluxClient } from '../core/influx/client.ts';
-import type { Registry } from '../core/metrics.ts';
+import type { Distribution, Registry } from '../core/metrics.ts';
 import { splitChunk } from './records.ts';
 import type { Chunk, Spool } from './spool.ts';
 
@@ -35,8 +35,28 @@ export class SpoolWriter {
   private loopDone: Promise<void> = Promise.resolve();
   private waitingSince: number | undefined;
   private readonly latencies: number[] = [];
+  private readonly writeSeconds: Distribution;
+  private readonly storedAfterSeconds: Distribution;
 
-  constructor(private readonly o: WriterOptions) {}
+  constructor(private readonly o: WriterOptions) {
+    this.writeSeconds = o.metrics.histogram('ingest_write_duration_seconds', 'Duration of successful InfluxDB write requests', [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
+    this.storedAfterSeconds = o.metrics.histogram('ingest_publish_to_stored_seconds',
+      "From a reading's timestamp (the device's clock when it published) to InfluxDB confirming its write; includes spooling, batching, retries and any device clock offset",
+      [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600]);
+  }
+
+  /** Observes, for each line written, how long after its timestamp (ms precision, the last field) it was stored. */
+  private observeStored(body: string): void {
+    const now = Date.now();
+    let start = 0;
+    while (start < body.length) {
+      let end = body.indexOf('\n', start);
+      if (end < 0) end = body.length;
+      const ts = Number(body.slice(body.lastIndexOf(' ', end - 1) + 1, end));
+      if (Number.isFinite(ts) && ts > 0) this.storedAfterSeconds.observe(Math.max(0, now - ts) / 1000);
+      start = end + 1;
+    }
+  }
 
   start(): void {
     this.running = true;
@@ -117,7 +137,10 @@ export class SpoolWriter {
         const t0 = performance.now();
         const res = await this.o.influx.write(body);
         if (res.kind === 'ok') {
-          this.latencies.push(performance.now() - t0);
+          const ms = performance.now() - t0;
+          this.writeSeconds.observe(ms / 1000);
+          this.observeStored(body);
+          this.latencies.push(ms);
           if (this.latencies.length > 1000) this.latencies.shift();
           m.inc('ingest_points_written_total', undefined, points);
           break;

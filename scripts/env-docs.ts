@@ -11,14 +11,17 @@ import { API_ENV } from '../api/env.ts';
 import { BROKER_ENV } from '../broker/config.ts';
 import { GATEWAY_ENV } from '../gateway/config.ts';
 import { INGEST_ENV } from '../ingest/config.ts';
+import { SPARKPLUG_ENV } from '../ingest/sparkplug/config.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-export const SERVICES: { name: string; readme: string; table: EnvTable }[] = [
-  { name: 'broker', readme: 'broker/README.md', table: BROKER_ENV },
-  { name: 'ingest', readme: 'ingest/README.md', table: INGEST_ENV },
-  { name: 'api', readme: 'api/README.md', table: API_ENV },
-  { name: 'gateway', readme: 'gateway/README.md', table: GATEWAY_ENV },
+/** Each process's table, the README that shows it, and the folder whose code reads it (without `own` subfolders). */
+export const SERVICES: { name: string; readme: string; table: EnvTable; dir: string; own?: string[] }[] = [
+  { name: 'broker', readme: 'broker/README.md', table: BROKER_ENV, dir: 'broker' },
+  { name: 'ingest', readme: 'ingest/README.md', table: INGEST_ENV, dir: 'ingest', own: ['ingest/sparkplug'] },
+  { name: 'sparkplug', readme: 'ingest/README.md', table: SPARKPLUG_ENV, dir: 'ingest/sparkplug' },
+  { name: 'api', readme: 'api/README.md', table: API_ENV, dir: 'api' },
+  { name: 'gateway', readme: 'gateway/README.md', table: GATEWAY_ENV, dir: 'gateway' },
 ];
 
 /** Only docker-compose reads these (they initialise InfluxDB 2.7 and Grafana in the containers). */
@@ -46,10 +49,11 @@ export function withTable(readme: string, name: string, table: EnvTable): string
 /** Every file whose text differs from what the tables generate, with the text it should have. */
 export function drift(root = ROOT): { file: string; want: string }[] {
   const out: { file: string; want: string }[] = [];
-  for (const s of SERVICES) {
-    const have = readFileSync(`${root}/${s.readme}`, 'utf8');
-    const want = withTable(have, s.name, s.table);
-    if (want !== have) out.push({ file: s.readme, want });
+  for (const readme of new Set(SERVICES.map((s) => s.readme))) {
+    const have = readFileSync(`${root}/${readme}`, 'utf8');
+    let want = have;
+    for (const s of SERVICES.filter((x) => x.readme === readme)) want = withTable(want, s.name, s.table);
+    if (want !== have) out.push({ file: readme, want });
   }
   const have = (() => { try { return readFileSync(`${root}/.env.example`, 'utf8'); } catch { return ''; } })();
   if (have !== envExampleText()) out.push({ file: '.env.example', want: envExampleText() });

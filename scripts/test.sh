@@ -20,5 +20,15 @@ if ! command -v nats-server >/dev/null 2>&1; then
   apt_install nats-server
   service nats-server stop >/dev/null 2>&1 || true
 fi
+# The console's browser tests (test/console-browser.test.ts) drive Debian's chromium with
+# playwright-core (nothing downloaded); a CJK font so the zh-CN screenshots show their labels.
+command -v chromium >/dev/null 2>&1 || apt_install chromium
+fc-list 2>/dev/null | grep -qi 'wenquanyi\|noto sans cjk' || apt_install fonts-wqy-microhei
+# Every service's /metrics is linted by promtool (test/metrics-promtool.test.ts): Debian's prometheus.
+if ! command -v promtool >/dev/null 2>&1; then
+  apt_install prometheus
+  service prometheus stop >/dev/null 2>&1 || true
+fi
 npx tsc --noEmit -p .
+npx tsc --noEmit -p console
 exec npx vitest run "$@"

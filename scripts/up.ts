@@ -10,8 +10,10 @@ import { parseArgs } from 'node:util';
 import { loadParkModel } from '../core/model-file.ts';
 import { generateSecret, hashSecret } from '../core/secrets.ts';
 import { provisionCredentials } from '../broker/credentials.ts';
+import { edgeNodeAccounts, loadSparkplugConfig, sparkplugDeviceIds } from '../core/sparkplug/config.ts';
 import { freePort, influxdCommand } from './influxd.ts';
 import { Supervisor } from './supervisor.ts';
+import { startClusterProfile, type ClusterProfile } from '../cluster/up-profile.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -20,8 +22,14 @@ const { values: args } = parseArgs({
     'sim-args': { type: 'string', default: '' },
     /** How often the progress line is printed. */
     'progress-ms': { type: 'string', default: '10000' },
+    /** `cluster`: 3 NATS, 2 brokers behind HAProxy, 2 ingest workers (docs/cluster.md). */
+    profile: { type: 'string', default: 'default' },
   },
 });
+if (args.profile !== 'default' && args.profile !== 'cluster') {
+  console.error(`--profile ${args.profile}: expected default or cluster`);
+  process.exit(2);
+}
 const root = resolve(import.meta.dirname, '..');
 const data = resolve(root, args.data!);
 const secretsDir = join(data, 'secrets');
@@ -29,10 +37,12 @@ const logs = join(data, 'logs');
 mkdirSync(logs, { recursive: true });
 
 const model = loadParkModel();
+const sparkplug = loadSparkplugConfig(model); // the Sparkplug B host, its edge nodes and the devices they carry
 const storeFile = join(secretsDir, 'mqtt-credentials.json');
 const plainFile = join(secretsDir, 'credentials.json');
 provisionCredentials({
-  storeFile, secretsFile: plainFile, deviceIds: [...model.devices.keys()], gatewayIds: [...model.gateways.keys()], serviceAccounts: ['svc-ingest', 'svc-api'],
+  storeFile, secretsFile: plainFile, deviceIds: [...model.devices.keys(), ...edgeNodeAccounts(sparkplug)], gatewayIds: [...model.gateways.keys()],
+  serviceAccounts: ['svc-ingest', 'svc-api', sparkplug.hostAccount],
   generate: generateSecret, hash: (s) => hashSecret(s),
 });
 const secrets = JSON.parse(readFileSync(plainFile, 'utf8')) as Record<string, string>;
@@ -49,7 +59,8 @@ if (!existsSync(keysFile)) {
 const ports = {
   mqtt: Number(process.env.MQTT_PORT ?? 1883), ws: Number(process.env.MQTT_WS_PORT ?? 8083),
   brokerHttp: Number(process.env.BROKER_HTTP_PORT ?? 9101), ingestHttp: Number(process.env.INGEST_HTTP_PORT ?? 9102),
-  api: Number(process.env.API_PORT ?? 8080), gatewayHttp: Number(process.env.GATEWAY_HTTP_PORT ?? 9104),
+  sparkplugHttp: Number(process.env.SPARKPLUG_HTTP_PORT ?? 9103),
+  api: Number(process.env.API_PORT ?? 8080), apiMetrics: Number(process.env.API_METRICS_PORT ?? 9109), gatewayHttp: Number(process.env.GATEWAY_HTTP_PORT ?? 9104),
 };
 const gatewayPorts: number[] = [];
 mkdirSync(join(data, 'run'), { recursive: true });
@@ -76,6 +87,7 @@ const node = (name: string, script: string, healthUrl?: string, extra: string[] 
   name, command: process.execPath, args: ['--import', 'tsx', script, ...extra], cwd: root, env, logFile: join(logs, `${name}.log`), healthUrl,
 });
 let env: NodeJS.ProcessEnv = process.env;
+let cluster: ClusterProfile | undefined;
 try {
   if (!influxUrl) {
     const port = await freePort().then(async (p) => ((await portFree(8086)) ? 8086 : p));
@@ -84,15 +96,31 @@ try {
     await supervisor.start({ name: 'influxd', command: cmd.command, args: cmd.args, logFile: cmd.logFile, healthUrl: `${cmd.url}/ping` });
     influxUrl = cmd.url;
   }
+  if (!process.env.SPARKPLUG_HTTP_PORT && !(await portFree(ports.sparkplugHttp))) ports.sparkplugHttp = await freePort();
+  if (!process.env.API_METRICS_PORT && !(await portFree(ports.apiMetrics))) ports.apiMetrics = await freePort();
   env = {
     ...process.env, INFLUX_URL: influxUrl, INFLUX_DB: process.env.INFLUX_DB ?? 'smartpark', LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
     MQTT_URL: `mqtt://127.0.0.1:${ports.mqtt}`, MQTT_PORT: String(ports.mqtt), MQTT_WS_PORT: String(ports.ws),
-    BROKER_HTTP_PORT: String(ports.brokerHttp), INGEST_HTTP_PORT: String(ports.ingestHttp), API_PORT: String(ports.api),
+    BROKER_HTTP_PORT: String(ports.brokerHttp), INGEST_HTTP_PORT: String(ports.ingestHttp), API_PORT: String(ports.api), API_METRICS_PORT: String(ports.apiMetrics),
     MQTT_CREDENTIALS_FILE: storeFile, INGEST_MQTT_PASSWORD: secrets['svc-ingest'], API_MQTT_PASSWORD: secrets['svc-api'],
-    API_KEYS_FILE: keysFile, INGEST_SPOOL_DIR: join(data, 'spool', 'ingest'), DEVICE_SECRETS_FILE: plainFile,
+    API_KEYS_FILE: keysFile, CONSOLE_BROKER_PID_FILE: join(data, 'run', 'broker.pid'), INGEST_SPOOL_DIR: join(data, 'spool', 'ingest'), DEVICE_SECRETS_FILE: plainFile,
   };
-  await node('broker', 'broker/main.ts', `http://127.0.0.1:${ports.brokerHttp}/health`);
-  await node('ingest', 'ingest/main.ts', `http://127.0.0.1:${ports.ingestHttp}/health`);
+  if (args.profile === 'cluster') {
+    // HAProxy takes the MQTT port; the API, gateways and simulators connect through it
+    cluster = await startClusterProfile({ supervisor, root, data, logs, env, mqttPort: ports.mqtt });
+    ports.brokerHttp = cluster.brokerHttp[0]!;
+    ports.ingestHttp = cluster.workerHttp[0]!;
+  } else {
+    await node('broker', 'broker/main.ts', `http://127.0.0.1:${ports.brokerHttp}/health`);
+    await node('ingest', 'ingest/main.ts', `http://127.0.0.1:${ports.ingestHttp}/health`);
+  }
+  // the Sparkplug B host application (ingest/sparkplug/, docs/sparkplug.md); not in the cluster
+  // profile, whose relay does not carry spBv1.0 topics between brokers (docs/cluster.md)
+  if (!cluster) await supervisor.start({
+    name: 'sparkplug-host', command: process.execPath, args: ['--import', 'tsx', 'ingest/sparkplug/main.ts'], cwd: root, logFile: join(logs, 'sparkplug-host.log'),
+    env: { ...env, SPARKPLUG_MQTT_PASSWORD: secrets[sparkplug.hostAccount], SPARKPLUG_SPOOL_DIR: join(data, 'spool', 'sparkplug'), SPARKPLUG_HTTP_PORT: String(ports.sparkplugHttp) },
+    healthUrl: `http://127.0.0.1:${ports.sparkplugHttp}/health`,
+  });
   await node('api', 'api/main.ts', `http://127.0.0.1:${ports.api}/health`);
   // Field devices that speak Modbus or DL/T 645 reach the platform through an edge gateway
   // (gateway/, config/gateway.yaml); their simulators answer on loopback ports, the rest of the
@@ -109,7 +137,11 @@ try {
     });
   }
   if (!args['no-simulators']) {
-    await node('simulators', 'simulators/main.ts', undefined, ['--duration', '0', '--quiet', ...(gateways.length ? ['--without-gateway-devices'] : []), ...args['sim-args']!.split(' ').filter(Boolean)]);
+    // the devices a Sparkplug edge node carries come from the simulated edge node, not the JSON fleet
+    const spDevices = [...sparkplugDeviceIds(sparkplug)];
+    if (sparkplug.nodes.size > 0 && !cluster) await node('sparkplug-edge', 'simulators/sparkplug/main.ts', undefined, ['--quiet']);
+    await node('simulators', 'simulators/main.ts', undefined, ['--duration', '0', '--quiet', ...(gateways.length ? ['--without-gateway-devices'] : []),
+      ...(spDevices.length ? ['--without', spDevices.join(',')] : []), ...args['sim-args']!.split(' ').filter(Boolean)]);
   }
 } catch (e) {
   console.error((e as Error).message);
@@ -123,16 +155,23 @@ async function portFree(port: number): Promise<boolean> {
   });
 }
 
+// The console's users sit beside the API keys; the API creates `admin` on its first start (api/console/first-run.ts).
+const consoleAdminFile = join(secretsDir, 'console-admin.password');
+const consoleLogin = existsSync(consoleAdminFile)
+  ? `first-run login: admin / ${readFileSync(consoleAdminFile, 'utf8').trim()}  (change it: node --import tsx api/console/users.ts passwd --name admin; then delete ${consoleAdminFile})`
+  : `users in ${join(secretsDir, 'console-users.json')} (node --import tsx api/console/users.ts add --name NAME --role viewer|engineer|admin)`;
 console.log(`
 Smart-park platform is up (${model.devices.size} devices in ${model.parks.length} parks).
+  Operator console     http://127.0.0.1:${ports.api}/
+                       ${consoleLogin}
   API + OpenAPI docs   http://127.0.0.1:${ports.api}/docs      (API key: ${adminKeyFile})
   API health           http://127.0.0.1:${ports.api}/health
   MQTT                 mqtt://127.0.0.1:${ports.mqtt}   ws://127.0.0.1:${ports.ws}/mqtt
   Device credentials   ${plainFile}
   Ingest counters      http://127.0.0.1:${ports.ingestHttp}/stats
-  Broker counters      http://127.0.0.1:${ports.brokerHttp}/stats
+${cluster ? '' : `  Sparkplug host       http://127.0.0.1:${ports.sparkplugHttp}/stats   (STATE spBv1.0/STATE/${sparkplug.hostId}; ${sparkplug.nodes.size} edge node(s))\n`}  Broker counters      http://127.0.0.1:${ports.brokerHttp}/stats
 ${[...model.gateways.keys()].slice(0, gatewayPorts.length).map((id, i) => `  Gateway ${id.padEnd(12)} http://127.0.0.1:${gatewayPorts[i]}/stats   (${model.gateways.get(id)!.devices.length} field devices over Modbus / DL/T 645)\n`).join('')}  InfluxDB             ${influxUrl} (db ${env.INFLUX_DB})
-  Logs                 ${logs}/
+${cluster ? `${cluster.lines.join('\n')}\n` : ''}  Logs                 ${logs}/
 Ctrl-C stops everything.
 `);
 

@@ -21,6 +21,8 @@ Simulated devices of the park model publishing telemetry over MQTT, as foreign d
   --without-gateway-devices
                        leave out the devices an edge gateway reads (their field simulators
                        answer Modbus and DL/T 645 instead: simulators/field-main.ts)
+  --without IDS        comma-separated device ids to leave out (e.g. those a Sparkplug edge node
+                       carries: simulators/sparkplug/main.ts)
   --interval-ms N      reporting interval of every device (default: each kind's intervalMs)
   --rate X             reporting rate multiplier (default 1; 10 = ten times as often)
   --duration D         live run length: 60s, 10m, 2h; 0 = until Ctrl-C (default 0)
@@ -88,6 +90,7 @@ export function parseCli(argv: readonly string[], now = Date.now()): CliConfig {
         seed: { type: 'string' }, batch: { type: 'string' }, 'max-inflight': { type: 'string' }, faults: { type: 'string' },
         backfill: { type: 'string' }, summary: { type: 'string' }, 'progress-ms': { type: 'string' },
         quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, 'without-gateway-devices': { type: 'boolean' },
+        without: { type: 'string' },
       },
     }));
   } catch (e) {
@@ -97,7 +100,7 @@ export function parseCli(argv: readonly string[], now = Date.now()): CliConfig {
   const fleet: CliConfig['fleet'] = {
     url: s('url'),
     secrets: s('secrets'),
-    select: { ids: list(s('devices')), parks: list(s('park')), enterprises: list(s('enterprise')), workshops: list(s('workshop')), kinds: list(s('kind')), withoutGatewayDevices: values['without-gateway-devices'] === true },
+    select: { ids: list(s('devices')), parks: list(s('park')), enterprises: list(s('enterprise')), workshops: list(s('workshop')), kinds: list(s('kind')), withoutGatewayDevices: values['without-gateway-devices'] === true, without: list(s('without')) },
     intervalMs: number('interval-ms', s('interval-ms')),
     rate: number('rate', s('rate')),
     durationMs: s('duration') === undefined ? undefined : parseDurationMs(s('duration') as string, '--duration'),

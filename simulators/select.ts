@@ -12,6 +12,8 @@ export interface DeviceFilter {
   kinds?: readonly string[];
   /** Leave out the devices an edge gateway reads (they speak Modbus or DL/T 645, not MQTT: simulators/field-main.ts). */
   withoutGatewayDevices?: boolean;
+  /** Leave out these device ids (e.g. those a Sparkplug edge node carries: simulators/sparkplug/). */
+  without?: readonly string[];
 }
 
 const FIELDS = [['parks', 'park'], ['enterprises', 'enterprise'], ['workshops', 'workshop']] as const;
@@ -30,7 +32,7 @@ export function selectDevices(model: ParkModel, f: DeviceFilter = {}): DeviceMod
   if (badKinds.length) throw new PlatformError('SP_ERR_CONFIG', `kinds: ${badKinds.join(', ')} not declared — expected one of ${[...model.kinds.keys()].join(', ')}`);
   const has = (list: readonly string[] | undefined, v: string): boolean => !list || list.length === 0 || list.includes(v);
   const out = all.filter((d) => has(f.ids, d.id) && has(f.parks, d.park) && has(f.enterprises, d.enterprise)
-    && has(f.workshops, d.workshop) && has(f.kinds, d.kind.id) && !(f.withoutGatewayDevices && d.gateway !== undefined));
+    && has(f.workshops, d.workshop) && has(f.kinds, d.kind.id) && !(f.withoutGatewayDevices && d.gateway !== undefined) && !f.without?.includes(d.id));
   if (out.length === 0) throw new PlatformError('SP_ERR_CONFIG', `device selection ${JSON.stringify(f)} matches no device`);
   return out;
 }

@@ -15,7 +15,7 @@ import { loadParkModel } from '../core/model-file.ts';
 import { hashSecret } from '../core/secrets.ts';
 
 const model = loadParkModel();
-const influx = new InfluxClient({ url: inject('influxUrl'), db: `t_alarms_api_${process.pid}` });
+const influx = new InfluxClient({ url: inject('influxUrl'), token: inject('influxToken') || undefined, db: `t_alarms_api_${process.pid}` });
 const VIEWER = 'viewer-key-alarms-0123456789';
 const ENGINEER = 'engineer-key-alarms-0123456789';
 const NOW = Date.now();

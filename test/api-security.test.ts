@@ -160,7 +160,7 @@ describe('health, stats, docs', () => {
     const doc = (await app.inject('/docs/json')).json();
     const t = doc.paths['/api/v1/devices/{id}/telemetry'].get;
     expect(t.parameters.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['id', 'metric', 'from', 'to', 'agg', 'window', 'limit']));
-    expect(t.security).toEqual([{ apiKey: [] }, { bearer: [] }]);
+    expect(t.security).toEqual([{ apiKey: [] }, { bearer: [] }, { session: [] }]);
     expect(doc.paths['/api/v1/live']).toBeDefined();
     expect((await app.inject('/docs')).statusCode).toBeLessThan(400);
   });

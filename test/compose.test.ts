@@ -6,9 +6,13 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { parse } from 'yaml';
+import { API_ENV } from '../api/env.ts';
+import { BROKER_ENV } from '../broker/config.ts';
+import { INGEST_ENV } from '../ingest/config.ts';
 
-const compose = parse(readFileSync('docker-compose.yml', 'utf8'), { merge: true }) as { services: Record<string, { environment?: Record<string, string>; command?: string | string[]; volumes?: string[] }> };
+const compose = parse(readFileSync('docker-compose.yml', 'utf8'), { merge: true }) as { services: Record<string, { environment?: Record<string, string>; command?: string | string[]; volumes?: string[]; healthcheck?: unknown; depends_on?: Record<string, { condition: string }> }> };
 
 function sources(dir: string): string {
   let text = '';
@@ -20,7 +24,10 @@ function sources(dir: string): string {
   return text;
 }
 const code = ['core', 'broker', 'ingest', 'api', 'simulators'].map(sources).join('\n');
-const readsVar = (name: string) => code.includes(`'${name}'`) || code.includes(`env.${name}`) || code.includes(`"${name}"`)
+const TABLES = [BROKER_ENV, INGEST_ENV, API_ENV] as const;
+/** Declared in a service's env table (a secret also as NAME_FILE), or read directly (simulators, provisioning). */
+const declared = (name: string) => TABLES.some((t) => name in t || (name.endsWith('_FILE') && (t as Record<string, { secret?: boolean }>)[name.slice(0, -5)]?.secret === true));
+const readsVar = (name: string) => declared(name) || code.includes(`'${name}'`) || code.includes(`env.${name}`) || code.includes(`"${name}"`)
   // NAME_FILE is read through secretFromEnv(env, 'NAME', ...)
   || (name.endsWith('_FILE') && code.includes(`secretFromEnv(env, '${name.slice(0, -5)}'`));
 
@@ -62,4 +69,33 @@ describe('docker-compose.yml', () => {
       expect(m[2]!.startsWith('${') || m[2]!.startsWith('/secrets/'), m[0]).toBe(true);
     }
   });
+
+  it('has a healthcheck on every long-running service, and waits for health, not for start', () => {
+    for (const name of ['influxdb', 'broker', 'ingest', 'api', 'prometheus']) expect(compose.services[name]?.healthcheck, name).toBeDefined();
+    for (const [name, svc] of Object.entries(compose.services)) {
+      for (const [dep, cond] of Object.entries(svc.depends_on ?? {})) {
+        expect(cond.condition, `${name} → ${dep}`).toBe(dep === 'provision' ? 'service_completed_successfully' : 'service_healthy');
+      }
+    }
+  });
+
+  it('has Prometheus scrape every service on the port and address it serves /metrics on', () => {
+    const prom = parse(readFileSync('deploy/prometheus/prometheus.yml', 'utf8')) as { scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[] };
+    const targets = Object.fromEntries(prom.scrape_configs.map((j) => [j.job_name, j.static_configs[0]!.targets[0]!]));
+    expect(targets).toMatchObject({
+      broker: `broker:${BROKER_ENV.BROKER_HTTP_PORT.default}`,
+      ingest: `ingest:${INGEST_ENV.INGEST_HTTP_PORT.default}`,
+      api: `api:${API_ENV.API_METRICS_PORT.default}`,
+    });
+    expect(compose.services.broker!.environment!.BROKER_HOST).toBe('0.0.0.0');
+    expect(compose.services.ingest!.environment!.INGEST_HTTP_HOST).toBe('0.0.0.0');
+    expect(compose.services.api!.environment!.API_METRICS_HOST).toBe('0.0.0.0');
+    expect(compose.services.prometheus!.volumes).toContain('./deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro');
+    if (spawnSync('promtool', ['--version']).status === 0) {
+      const r = spawnSync('promtool', ['check', 'config', 'deploy/prometheus/prometheus.yml'], { encoding: 'utf8' });
+      expect(`${r.stdout}${r.stderr}`).toContain('SUCCESS');
+      expect(r.status).toBe(0);
+    }
+  });
 });
+

@@ -27,7 +27,7 @@ const HOSTILE = [
 ];
 
 describe('line protocol and InfluxQL escaping against InfluxDB', () => {
-  const influx = new InfluxClient({ url: inject('influxUrl'), db: `esc_${process.pid}` });
+  const influx = new InfluxClient({ url: inject('influxUrl'), token: inject('influxToken') || undefined, db: `esc_${process.pid}` });
   beforeAll(async () => {
     await influx.ensureDatabase();
   });

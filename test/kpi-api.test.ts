@@ -46,7 +46,7 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'production.yaml'), stringify(prod));
   process.env.PRODUCTION_FILE = join(dir, 'production.yaml');
 
-  influx = new InfluxClient({ url: inject('influxUrl'), db: `kpi_api_${process.pid}_${Date.now()}` });
+  influx = new InfluxClient({ url: inject('influxUrl'), token: inject('influxToken') || undefined, db: `kpi_api_${process.pid}_${Date.now()}` });
   await influx.ensureDatabase();
   const lines: string[] = [];
   // electricity, wm-em-main (kWh): 23:00 the day before 1000 | 00:30 1100 (+100) | 06:00 1700 (+600) | gap |

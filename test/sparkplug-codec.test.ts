@@ -112,3 +112,20 @@ describe('Sparkplug B codec field presence', () => {
     expect(q.seq).toBeUndefined();
   });
 });
+
+describe('Sparkplug B codec: values by the birth datatype', () => {
+  it('reads an alias-only DATA metric sent without its datatype with the birth datatype (valueAs)', async () => {
+    const { valueAs } = await import('../core/sparkplug/codec.ts');
+    const p = decodePayload(encodePayload({ seq: 3, metrics: [{ alias: 7, datatype: DataType.Int16, value: -2, omitDatatype: true }] }));
+    expect(p.metrics[0]!.datatype).toBeUndefined();
+    expect(p.metrics[0]!.value).toBeUndefined();
+    expect(valueAs(p.metrics[0]!, DataType.Int16)).toBe(-2);
+    expect(valueAs(p.metrics[0]!, DataType.Template)).toBeUndefined();
+  });
+
+  it('reads a UInt32 from long_value too, as Eclipse Tahu sparkplug-payload 1.0.3 encodes it', async () => {
+    const tahu = (await import('sparkplug-payload')).default.get('spBv1.0')!;
+    const buf = tahu.encodePayload({ timestamp: 1, metrics: [{ name: 'u', type: 'UInt32', value: 4294967295 }, { name: 'i', type: 'Int8', value: -5 }, { name: 'l', type: 'Int64', value: -7 }] } as never);
+    expect(decodePayload(buf).metrics.map((m) => m.value)).toEqual([4294967295, -5, -7n]);
+  });
+});

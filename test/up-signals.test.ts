@@ -38,7 +38,7 @@ interface Up { dir: string; npm: ChildProcess; out: () => string; ports: Record<
 async function up(opts: { ownInfluxd?: boolean } = {}): Promise<Up> {
   const dir = mkdtempSync(join(tmpdir(), 'sp-sig-'));
   dirs.push(dir);
-  const ports = { MQTT_PORT: await freePort(), MQTT_WS_PORT: await freePort(), BROKER_HTTP_PORT: await freePort(), INGEST_HTTP_PORT: await freePort(), API_PORT: await freePort() };
+  const ports = { MQTT_PORT: await freePort(), MQTT_WS_PORT: await freePort(), BROKER_HTTP_PORT: await freePort(), API_METRICS_PORT: await freePort(), SPARKPLUG_HTTP_PORT: await freePort(), INGEST_HTTP_PORT: await freePort(), API_PORT: await freePort() };
   const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dir, LOG_LEVEL: 'warn', ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])) };
   if (opts.ownInfluxd) delete env.INFLUX_URL;
   else env.INFLUX_URL = inject('influxUrl');

@@ -5,7 +5,7 @@
  * session resolves to the same role model as a key. Nothing is read at import time.
  */
 import { randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { PlatformError } from '../../core/errors.ts';
 import { ROLES, type Role } from '../key-store.ts';
@@ -50,7 +50,22 @@ export function checkUsers(raw: unknown): string[] {
 
 export class UserStore {
   private users: UserEntry[];
-  constructor(private readonly file: string, users: UserEntry[]) { this.users = users; }
+  private loadedMtimeMs = -1;
+  constructor(private readonly file: string, users: UserEntry[]) {
+    this.users = users;
+    this.loadedMtimeMs = mtime(file);
+  }
+
+  /** Takes up a change of the file (api/console/users.ts) at the next login; a bad file keeps the users in force. */
+  private refresh(): void {
+    const m = mtime(this.file);
+    if (m === this.loadedMtimeMs || m < 0) return;
+    this.loadedMtimeMs = m;
+    try {
+      const raw: unknown = JSON.parse(readFileSync(this.file, 'utf8'));
+      if (checkUsers(raw).length === 0) this.users = (raw as { users: UserEntry[] }).users;
+    } catch { /* keep the users in force */ }
+  }
 
   /** Loads the file; when it is missing, creates it with one admin and returns the generated password (print it once). */
   static open(file: string): { store: UserStore; firstAdminPassword?: string } {
@@ -68,6 +83,7 @@ export class UserStore {
 
   /** The user's name and role when the password is right; scrypt runs even for unknown names. */
   check(name: string, password: string): { name: string; role: Role } | undefined {
+    this.refresh();
     const u = this.users.find((x) => x.name === name);
     const ok = verifyPassword(password, u?.hash ?? DUMMY_HASH_OF());
     return u && ok ? { name: u.name, role: u.role } : undefined;
@@ -81,11 +97,33 @@ export class UserStore {
     this.save();
   }
 
+  /** Removes a user; false when there was none of that name. */
+  remove(name: string): boolean {
+    const next = this.users.filter((u) => u.name !== name);
+    if (next.length === this.users.length) return false;
+    this.users = next;
+    this.save();
+    return true;
+  }
+
+  list(): { name: string; role: Role }[] {
+    return this.users.map((u) => ({ name: u.name, role: u.role }));
+  }
+
   private save(): void {
     mkdirSync(dirname(this.file), { recursive: true });
     const tmp = `${this.file}.tmp`;
     writeFileSync(tmp, `${JSON.stringify({ users: this.users }, null, 2)}\n`, { mode: 0o600 });
     renameSync(tmp, this.file);
+    this.loadedMtimeMs = mtime(this.file);
+  }
+}
+
+function mtime(file: string): number {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return -1;
   }
 }
 

@@ -1,13 +1,12 @@
 /** Counters and health over HTTP: /metrics (Prometheus), /stats (JSON), /health. */
 import { createServer } from 'node:http';
-import type { Registry } from '../../core/metrics.ts';
+import { serveMetrics, type Registry } from '../../core/metrics.ts';
 import { closeServer, listen, type Listener } from './listener.ts';
 
 export async function listenHttp(metrics: Registry, connectedClients: () => number, port: number, host: string): Promise<Listener> {
   const server = createServer((req, res) => {
     if (req.url === '/metrics') {
-      res.setHeader('content-type', 'text/plain; version=0.0.4');
-      res.end(metrics.toPrometheus());
+      serveMetrics(metrics, res);
     } else if (req.url === '/stats') {
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify(metrics.toJSON()));

@@ -131,9 +131,46 @@ export class InfluxClient {
     });
   }
 
-  /** CREATE DATABASE on InfluxDB 1.x (idempotent). On 2.x/3.x the bucket and DBRP mapping are made by their setup. */
+  /** The server's version from /ping (`X-Influxdb-Version`: "1.6.7", "v2.7.11", "3.0.0"…); '' when it does not say. */
+  async serverVersion(): Promise<string> {
+    const res = await fetch(`${this.config.url}/ping`, { headers: this.headers, signal: this.signal() });
+    await res.arrayBuffer();
+    return (res.headers.get('x-influxdb-version') ?? '').replace(/^v/, '');
+  }
+
+  /**
+   * Makes sure the database exists (idempotent). InfluxDB 1.x: CREATE DATABASE. 2.x: a bucket named
+   * "<db>/<rp or autogen>" in the token's organisation, which 2.x maps to database <db> by itself
+   * (virtual DBRP, 2.1+). 3.x creates a database at its first write: nothing to do.
+   */
   async ensureDatabase(): Promise<void> {
+    const version = await this.serverVersion().catch(() => '');
+    if (version.startsWith('2.')) return this.ensureBucket();
+    if (version.startsWith('3.')) return;
     await this.query(influxql`CREATE DATABASE ${ident(this.config.db)}`, { db: null });
+  }
+
+  private async v2(path: string, init: RequestInit = {}): Promise<{ status: number; json: any }> {
+    const res = await fetch(`${this.config.url}${path}`, { ...init, headers: { ...this.headers, 'content-type': 'application/json' }, signal: this.signal() });
+    const text = await res.text();
+    let json: unknown = undefined;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch { /* not JSON: reported by status below */ }
+    return { status: res.status, json };
+  }
+
+  private async ensureBucket(): Promise<void> {
+    const name = `${this.config.db}/${this.config.rp || 'autogen'}`;
+    const found = await this.v2(`/api/v2/buckets?name=${encodeURIComponent(name)}`);
+    if (found.status === 200 && found.json?.buckets?.length) return;
+    const orgs = await this.v2('/api/v2/orgs?limit=1');
+    const orgID = orgs.json?.orgs?.[0]?.id;
+    if (!orgID) throw new InfluxQueryError(`InfluxDB 2.x: cannot create bucket ${name}: no organisation visible to the token (GET /api/v2/orgs answered ${orgs.status})`, orgs.status);
+    const made = await this.v2('/api/v2/buckets', { method: 'POST', body: JSON.stringify({ orgID, name, retentionRules: [] }) });
+    if (made.status !== 201 && made.status !== 422 && made.status !== 409) {
+      throw new InfluxQueryError(`InfluxDB 2.x: creating bucket ${name} answered ${made.status}: ${made.json?.message ?? ''}`, made.status);
+    }
   }
 }
 

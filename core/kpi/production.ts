@@ -52,6 +52,89 @@ export interface Production {
   readonly products: ReadonlyMap<string, Product>;
 }
 
+// ---- The file as written (config/production.yaml): the raw shape `parseProduction` reads. Types
+// only; scripts/config-schemas.ts generates config/schema/production.schema.json from
+// `ProductionFile`. Devices, metrics, lines, rated figures and quota tables are checked against
+// the park model and the standards by the parser (`npm run check-config`).
+
+/** @pattern ^[a-z0-9][a-z0-9_-]{0,47}$ */
+export type ProductionFileId = string;
+/** A local time on the whole hour, 00:00 to 24:00. @pattern ^(([01][0-9]|2[0-3]):00|24:00)$ */
+export type ProductionFileHour = string;
+export interface TermFile {
+  device: ProductionFileId;
+  /** A counter metric of the device's kind. */
+  metric: string;
+  /** Default 1. */
+  factor?: number;
+}
+export interface ShiftFile {
+  /** @minLength 1 @maxLength 300 */
+  name: string;
+  start: ProductionFileHour;
+  end: ProductionFileHour;
+}
+export interface ProductFile {
+  /** @minLength 1 @maxLength 300 */
+  name?: string;
+  /** park/enterprise/workshop/line of the park model. @pattern ^[a-z0-9][a-z0-9_-]{0,47}/[a-z0-9][a-z0-9_-]{0,47}/[a-z0-9][a-z0-9_-]{0,47}/[a-z0-9][a-z0-9_-]{0,47}$ */
+  line: string;
+  /** @minLength 1 @maxLength 300 */
+  unit: string;
+  /** @minItems 1 */
+  produced: TermFile[];
+  /** @minItems 1 */
+  good: TermFile[];
+  /** @minimum 0 */
+  unitPriceYuan: number;
+  /** @exclusiveMinimum 0 */
+  perUnit?: number;
+  energyFrom?: 'workshop' | 'line';
+  quota?: {
+    table: string;
+    class: string;
+    /** @exclusiveMinimum 0 */
+    thicknessFactor?: number;
+    /** @minimum 0 */
+    waterAbsorptionPct?: number;
+  };
+  oee?: {
+    runState: { device: ProductionFileId; metric: string; running: string[] };
+    idealRatePerHour: {
+      device: ProductionFileId;
+      /** Rated figures of the device multiplied together. */
+      rated?: string[];
+      /** @exclusiveMinimum 0 */
+      factor?: number;
+    };
+    /** A calendar under calendars. */
+    calendar: string;
+  };
+}
+export interface MeterReplacementFile {
+  device: ProductionFileId;
+  metric: string;
+  /** RFC 3339 time of the replacement. */
+  at: string;
+  /** @minimum 0 */
+  oldFinal: number;
+  /** @minimum 0 */
+  newInitial: number;
+}
+/** The production file (config/production.yaml, docs/kpi.md). */
+export interface ProductionFile {
+  /** The zone id of the park model. */
+  zone: ProductionFileId;
+  /** Fixed UTC offset of whole hours (default +08:00). @pattern ^[+-]([01][0-9]|2[0-3]):00$ */
+  timezone?: string;
+  /** Default 7d. @pattern ^[1-9][0-9]{0,8}(ms|s|m|h|d|w)$ */
+  lookback?: string;
+  subMeters?: ProductionFileId[];
+  meterReplacements?: MeterReplacementFile[];
+  calendars?: Record<string, ShiftFile[]>;
+  products?: Record<string, ProductFile>;
+}
+
 const HHMM = /^([01][0-9]|2[0-3]):([0-5][0-9])$|^24:00$/;
 const hhmm = (s: string) => (s === '24:00' ? 1440 : Number(s.slice(0, 2)) * 60 + Number(s.slice(3)));
 

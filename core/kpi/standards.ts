@@ -38,6 +38,71 @@ export interface Standards {
   readonly quotas: ReadonlyMap<string, QuotaTable>;
 }
 
+// ---- The file as written (config/standards.yaml): the raw shape `parseStandards` reads. Types
+// only; scripts/config-schemas.ts generates config/schema/standards.schema.json from `StandardsFile`.
+
+/** A unit of KNOWN_UNITS. */
+export type StandardsFileUnit = 'kWh' | 'MWh' | 'kg' | 't' | 'm3' | 'Nm3' | 'MJ' | 'GJ';
+/** @exclusiveMinimum 0 */
+export type StandardsFilePositive = number;
+export interface SourcedFile {
+  /** Where the figure comes from (standard, edition, clause). @minLength 1 @maxLength 300 */
+  source: string;
+  /** C = official figure in several agreeing copies, T = one careful transcription, S = cited by secondary sources. */
+  confidence: Confidence;
+}
+export interface EqualValueFile extends SourcedFile {
+  kgcePerUnit: StandardsFilePositive;
+  /** @minimum 1990 */
+  year: number;
+}
+export interface CarrierFile extends SourcedFile {
+  unit: StandardsFileUnit;
+  kgcePerUnit: StandardsFilePositive;
+  /** Electricity only: the "equal value" (thermal-power coal rate of a year). */
+  equalValue?: EqualValueFile;
+  /** Counted in comprehensive energy. */
+  comprehensive: boolean;
+}
+export interface GridFactorFile extends SourcedFile {
+  /** @minimum 1990 */
+  year: number;
+  kgCO2PerUnit: StandardsFilePositive;
+}
+export interface GreenPowerFile extends SourcedFile {
+  /** @minimum 0 */
+  kgCO2PerUnit: number;
+}
+export interface GridFile {
+  unit: StandardsFileUnit;
+  /** @minItems 1 */
+  byYear: GridFactorFile[];
+  greenPower?: GreenPowerFile;
+}
+export interface CarbonFactorFile extends SourcedFile {
+  unit: StandardsFileUnit;
+  /** @minimum 0 */
+  kgCO2PerUnit: number;
+}
+export interface QuotaTableFile extends SourcedFile {
+  /** @minLength 1 @maxLength 300 */
+  unit: string;
+  /** Class name to the three grades (grade1 <= grade2 <= grade3, lower is better). */
+  classes: Record<string, { grade1: StandardsFilePositive; grade2: StandardsFilePositive; grade3: StandardsFilePositive }>;
+}
+export interface KgceFile extends SourcedFile { value: StandardsFilePositive }
+/** The standards file (config/standards.yaml, docs/kpi.md). */
+export interface StandardsFile {
+  /** MJ per kgce (29.3076). */
+  kgceMJ: KgceFile;
+  /** Carrier id to its standard-coal coefficient; electricity is required. */
+  carriers: { electricity: CarrierFile; [carrier: string]: CarrierFile };
+  electricityValue?: 'equivalent' | 'equal';
+  /** CO2 factors: electricity by data year, other carriers per unit. */
+  carbon: { electricity: GridFile; [carrier: string]: GridFile | CarbonFactorFile };
+  quotas: Record<string, QuotaTableFile>;
+}
+
 /** Factors between units of one dimension (to the dimension's base unit). */
 const UNITS: Record<string, { dim: string; f: number }> = {
   kWh: { dim: 'elec', f: 1 }, MWh: { dim: 'elec', f: 1000 },

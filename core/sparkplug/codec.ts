@@ -53,6 +53,12 @@ export interface SpMetric {
   readonly value?: SpValue;
   /** Set when the metric's datatype is not a supported scalar: the reason, for the dead-letter. */
   readonly unsupported?: string;
+  /**
+   * The decoded protobuf metric, for `valueAs`: DATA metrics sent by alias usually carry no
+   * datatype ([tck-id-payloads-metric-datatype-not-req]), so the host decodes them with the
+   * datatype of the birth.
+   */
+  readonly raw: Readonly<Record<string, unknown>>;
 }
 
 export interface SpPayload {
@@ -65,6 +71,8 @@ export interface SpPayload {
 export interface SpMetricIn {
   name?: string; alias?: number; timestamp?: number; datatype: number;
   value?: SpValue | null; isHistorical?: boolean; isTransient?: boolean;
+  /** Leave the datatype out of the message (DATA by alias: the receiver knows it from the birth). */
+  omitDatatype?: boolean;
 }
 export interface SpPayloadIn { timestamp?: number; seq?: number; metrics: SpMetricIn[] }
 
@@ -102,8 +110,14 @@ function decodeValue(m: Record<string, unknown>, dt: number): SpValue | undefine
     case DataType.Int8: return has(m, 'int_value') ? ((m.int_value as number) << 24) >> 24 : undefined;
     case DataType.Int16: return has(m, 'int_value') ? ((m.int_value as number) << 16) >> 16 : undefined;
     case DataType.Int32: return has(m, 'int_value') ? (m.int_value as number) | 0 : undefined;
-    case DataType.UInt8: case DataType.UInt16: case DataType.UInt32:
+    case DataType.UInt8: case DataType.UInt16:
       return has(m, 'int_value') ? (m.int_value as number) >>> 0 : undefined;
+    case DataType.UInt32: {
+      // the spec's int_value, or long_value as Eclipse Tahu's JavaScript sparkplug-payload sends it
+      if (has(m, 'int_value')) return (m.int_value as number) >>> 0;
+      const v = toBig(m.long_value, false);
+      return v === undefined || v > 0xffffffffn ? undefined : Number(v);
+    }
     case DataType.Int64: return toBig(m.long_value, true);
     case DataType.UInt64: return toBig(m.long_value, false);
     case DataType.DateTime: return toSafeNumber(m.long_value);
@@ -114,6 +128,15 @@ function decodeValue(m: Record<string, unknown>, dt: number): SpValue | undefine
       return has(m, 'string_value') ? (m.string_value as string) : undefined;
     default: return undefined;
   }
+}
+
+/**
+ * The value of a metric read as datatype `dt` (the birth's, for an alias-only DATA metric):
+ * undefined when null, absent or `dt` is not a supported scalar.
+ */
+export function valueAs(m: SpMetric, dt: number): SpValue | undefined {
+  if (m.isNull || !SUPPORTED_DATATYPES.includes(NAME_OF.get(dt) as DataTypeName)) return undefined;
+  return decodeValue(m.raw as Record<string, unknown>, dt);
 }
 
 /** A metric name we accept: printable, no NUL/control characters, not too long. */
@@ -161,6 +184,7 @@ export function decodePayload(buf: Uint8Array, limits = CODEC_LIMITS): SpPayload
       isNull,
       value: supported && !isNull ? decodeValue(m, dt) : undefined,
       unsupported: dt === undefined ? undefined : supported ? undefined : `datatype ${dataTypeName(dt)} is not supported`,
+      raw: m,
     });
   }
   return {
@@ -193,7 +217,7 @@ export function encodePayload(p: SpPayloadIn): Uint8Array {
   const msg = {
     timestamp: p.timestamp, seq: p.seq,
     metrics: p.metrics.map((m) => ({
-      name: m.name, alias: m.alias, timestamp: m.timestamp, datatype: m.datatype,
+      name: m.name, alias: m.alias, timestamp: m.timestamp, datatype: m.omitDatatype ? undefined : m.datatype,
       is_historical: m.isHistorical || undefined, is_transient: m.isTransient || undefined,
       ...(m.value === null || m.value === undefined ? { is_null: true } : encodeValue(m.datatype, m.value)),
     })),

@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
+import { isId } from '../ids.ts';
 import type { DeviceModel, MetricDef, ParkModel } from '../model.ts';
 import { deepFreeze, isObj, Problems } from '../problems.ts';
 import { checkMetricName } from './codec.ts';
@@ -55,6 +56,8 @@ export interface SparkplugDeviceMap {
 export interface SparkplugNodeMap {
   readonly group: string;
   readonly node: string;
+  /** The broker account (username = client id) of this edge node: `spb-{group}-{node}` unless set. */
+  readonly account: string;
   /** Key: Sparkplug device id, '' for the node's own metrics. */
   readonly devices: ReadonlyMap<string, SparkplugDeviceMap>;
 }
@@ -62,11 +65,17 @@ export interface SparkplugNodeMap {
 export interface SparkplugConfig {
   /** Host application id: the STATE topic is spBv1.0/STATE/{hostId}. */
   readonly hostId: string;
+  /** The broker service account of the host application: the only one that may publish STATE and NCMD/DCMD. */
+  readonly hostAccount: string;
   /** Key: `${group}/${node}`. */
   readonly nodes: ReadonlyMap<string, SparkplugNodeMap>;
 }
 
 export const nodeKey = (group: string, node: string): string => `${group}/${node}`;
+
+/** Edge-node broker accounts start with this (never a device id of a valid mapping, a gateway or a service). */
+export const EDGE_ACCOUNT_PREFIX = 'spb-';
+export const DEFAULT_HOST_ACCOUNT = 'svc-sparkplug';
 
 function parseMetric(p: Problems, path: string, name: string, v: unknown, device: DeviceModel): SparkplugMetricMap | undefined {
   const bad = checkMetricName(name);
@@ -99,7 +108,10 @@ function parseMetric(p: Problems, path: string, name: string, v: unknown, device
 export function parseSparkplugConfig(data: unknown, model: ParkModel): SparkplugConfig {
   const p = new Problems();
   const root = p.obj('sparkplug', data) ?? {};
-  p.keys('sparkplug', root, ['hostId', 'edgeNodes']);
+  p.keys('sparkplug', root, ['hostId', 'hostAccount', 'edgeNodes']);
+  const hostAccount = root.hostAccount === undefined ? DEFAULT_HOST_ACCOUNT : root.hostAccount;
+  if (!isId(hostAccount) || !hostAccount.startsWith('svc-')) p.add('sparkplug.hostAccount', root.hostAccount, 'a service account name starting with svc- (default svc-sparkplug)');
+  const accounts = new Set<string>();
   const hostId = typeof root.hostId === 'string' && HOST_ID_PATTERN.test(root.hostId) ? root.hostId : undefined;
   if (!hostId) p.add('sparkplug.hostId', root.hostId, `a host id matching ${HOST_ID_PATTERN}`);
   const nodes = new Map<string, SparkplugNodeMap>();
@@ -107,12 +119,17 @@ export function parseSparkplugConfig(data: unknown, model: ParkModel): Sparkplug
   for (const [i, n] of p.arr('sparkplug.edgeNodes', root.edgeNodes).entries()) {
     const path = `sparkplug.edgeNodes[${i}]`;
     const o = p.obj(path, n); if (!o) continue;
-    p.keys(path, o, ['group', 'node', 'devices']);
+    p.keys(path, o, ['group', 'node', 'account', 'devices']);
     const group = typeof o.group === 'string' && SPARKPLUG_ID_PATTERN.test(o.group) ? o.group : undefined;
     if (!group) p.add(`${path}.group`, o.group, `a Sparkplug group id matching ${SPARKPLUG_ID_PATTERN}`);
     const node = typeof o.node === 'string' && SPARKPLUG_ID_PATTERN.test(o.node) ? o.node : undefined;
     if (!node) p.add(`${path}.node`, o.node, `an edge node id matching ${SPARKPLUG_ID_PATTERN}`);
     if (group && node && nodes.has(nodeKey(group, node))) p.add(`${path}.node`, node, `an edge node not mapped twice in group ${group}`);
+    const account = o.account ?? (group && node ? `${EDGE_ACCOUNT_PREFIX}${group}-${node}`.toLowerCase() : undefined);
+    if (!isId(account) || !account.startsWith(EDGE_ACCOUNT_PREFIX) || model.devices.has(account)) {
+      p.add(`${path}.account`, account, `a broker account id starting with ${EDGE_ACCOUNT_PREFIX} (a-z, 0-9, '-', '_'; at most 48 characters; not a device id); set it when spb-{group}-{node} is not one`);
+    } else if (accounts.has(account)) p.add(`${path}.account`, account, 'an account used by one edge node only');
+    if (typeof account === 'string') accounts.add(account);
     const devices = new Map<string, SparkplugDeviceMap>();
     for (const [j, d] of p.arr(`${path}.devices`, o.devices).entries()) {
       const dpath = `${path}.devices[${j}]`;
@@ -142,10 +159,10 @@ export function parseSparkplugConfig(data: unknown, model: ParkModel): Sparkplug
       }
       devices.set(spDev, { ...(spDev && { sparkplugDevice: spDev }), device, metrics });
     }
-    if (group && node) nodes.set(nodeKey(group, node), { group, node, devices });
+    if (group && node) nodes.set(nodeKey(group, node), { group, node, account: account as string, devices });
   }
   p.check('config/sparkplug.yaml');
-  return deepFreeze({ hostId: hostId!, nodes });
+  return deepFreeze({ hostId: hostId!, hostAccount: hostAccount as string, nodes });
 }
 
 export function loadSparkplugConfig(model: ParkModel, file: string = process.env.SPARKPLUG_CONFIG ?? DEFAULT_SPARKPLUG_CONFIG): SparkplugConfig {
@@ -157,4 +174,9 @@ export function sparkplugDeviceIds(cfg: SparkplugConfig): Set<string> {
   const ids = new Set<string>();
   for (const n of cfg.nodes.values()) for (const d of n.devices.values()) ids.add(d.device.id);
   return ids;
+}
+
+/** The broker accounts of the mapped edge nodes (provisioned like devices: `npm run credentials`). */
+export function edgeNodeAccounts(cfg: SparkplugConfig): string[] {
+  return [...cfg.nodes.values()].map((n) => n.account);
 }

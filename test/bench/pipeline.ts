@@ -121,7 +121,7 @@ try {
   const env = { ...process.env, LOG_LEVEL: 'warn', PARK_MODEL: join(dir, 'park.yaml'), MQTT_CREDENTIALS_FILE: join(dir, 'creds.json'),
     MQTT_PORT: String(mqttPort), MQTT_WS_PORT: '-1', BROKER_HTTP_PORT: String(brokerHttp), INGEST_HTTP_PORT: String(ingestHttp),
     MQTT_URL: `mqtt://127.0.0.1:${mqttPort}`, INGEST_MQTT_PASSWORD: secrets['svc-ingest'], INFLUX_URL: influxd.url, INFLUX_DB: 'bench',
-    INGEST_SPOOL_DIR: join(dir, 'spool'), INGEST_ALARMS_FILE: 'none', API_PORT: String(apiPort), API_MQTT_PASSWORD: secrets['svc-api'], API_KEYS_FILE: join(dir, 'api-keys.json') };
+    INGEST_SPOOL_DIR: join(dir, 'spool'), INGEST_ALARMS_FILE: 'none', API_PORT: String(apiPort), API_METRICS_PORT: '0', API_MQTT_PASSWORD: secrets['svc-api'], API_KEYS_FILE: join(dir, 'api-keys.json') };
   const run = (name: string, file: string) => {
     const log = openSync(join(dir, `${name}.log`), 'a');
     const prof = a.profile ? ['--cpu-prof', `--cpu-prof-dir=${resolve(a.profile)}`] : [];

@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { expect, inject } from 'vitest';
-import { buildApp } from '../../api/app.ts';
+import { buildApp, type AppDeps } from '../../api/app.ts';
 import { KeyStore } from '../../api/key-store.ts';
 import { LiveHub } from '../../api/live-hub.ts';
 import { InfluxClient } from '../../core/influx/client.ts';
@@ -17,13 +17,13 @@ export const ROLE_KEYS = { viewer: 'viewer-key-0123456789', engineer: 'engineer-
 
 export interface ApiApp { app: FastifyInstance; influx: InfluxClient; hub: LiveHub; stop(): Promise<void> }
 
-export async function startApiApp(model: ParkModel, lines: readonly string[], name: string): Promise<ApiApp> {
-  const influx = new InfluxClient({ url: inject('influxUrl'), db: `${name}_${process.pid}_${Date.now()}` });
+export async function startApiApp(model: ParkModel, lines: readonly string[], name: string, extra: Partial<AppDeps> = {}): Promise<ApiApp> {
+  const influx = new InfluxClient({ url: inject('influxUrl'), token: inject('influxToken') || undefined, db: `${name}_${process.pid}_${Date.now()}` });
   await influx.ensureDatabase();
   if (lines.length) expect(await influx.write(lines.join('\n'))).toEqual({ kind: 'ok' });
   const hub = new LiveHub(model);
   const keys = new KeyStore(Object.entries(ROLE_KEYS).map(([role, k]) => ({ id: role, role: role as 'viewer', hash: hashSecret(k) })));
-  const app = buildApp({ model, influx, live: hub, keys });
+  const app = buildApp({ model, influx, live: hub, keys, ...extra });
   await app.ready();
   return {
     app, influx, hub,

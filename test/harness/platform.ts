@@ -126,7 +126,7 @@ export class TestPlatform {
   private readonly clients: MqttClient[] = [];
 
   constructor(private readonly opts: PlatformOptions = {}) {
-    this.influx = new InfluxClient({ url: opts.influxUrl ?? inject('influxUrl'), db: this.db });
+    this.influx = new InfluxClient({ url: opts.influxUrl ?? inject('influxUrl'), token: inject('influxToken') || undefined, db: this.db });
   }
 
   async start(): Promise<this> {
@@ -153,7 +153,7 @@ export class TestPlatform {
   ingestEnv(): Record<string, string> {
     return {
       PATH: process.env.PATH ?? '', MQTT_URL: this.mqttUrl, INGEST_MQTT_PASSWORD: this.secrets['svc-ingest']!,
-      INFLUX_URL: this.influx.config.url, INFLUX_DB: this.db, INGEST_SPOOL_DIR: join(this.dir, 'spool'),
+      INFLUX_URL: this.influx.config.url, INFLUX_TOKEN: this.influx.config.token ?? '', INFLUX_DB: this.db, INGEST_SPOOL_DIR: join(this.dir, 'spool'),
       INGEST_HTTP_PORT: String(this.ingestHttp), INGEST_FLUSH_INTERVAL_MS: '100', LOG_LEVEL: 'warn',
       ...this.opts.ingestEnv,
     };
@@ -174,8 +174,8 @@ export class TestPlatform {
     writeFileSync(keysFile, JSON.stringify({ keys: [{ id: 'test-admin', role: 'admin', hash: hashSecret(this.apiKey) }] }));
     const log = openSync(join(this.dir, 'api.log'), 'a');
     const env = {
-      PATH: process.env.PATH ?? '', MQTT_URL: this.mqttUrl, API_MQTT_PASSWORD: this.secrets['svc-api']!, API_PORT: String(port),
-      INFLUX_URL: this.influx.config.url, INFLUX_DB: this.db, API_KEYS_FILE: keysFile, LOG_LEVEL: 'warn',
+      PATH: process.env.PATH ?? '', MQTT_URL: this.mqttUrl, API_MQTT_PASSWORD: this.secrets['svc-api']!, API_PORT: String(port), API_METRICS_PORT: '0',
+      INFLUX_URL: this.influx.config.url, INFLUX_TOKEN: this.influx.config.token ?? '', INFLUX_DB: this.db, API_KEYS_FILE: keysFile, LOG_LEVEL: 'warn',
       ...(tls ? { API_TLS_CERT_FILE: tls.certFile, API_TLS_KEY_FILE: tls.keyFile } : {}),
       API_KPI_ROLLUP_INTERVAL_MS: '0', // the KPI rollup only where a test asks for it (test/kpi-rollup.test.ts)
       ...extraEnv,
