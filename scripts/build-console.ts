@@ -1,10 +1,13 @@
-/** Bundles the console (console/ -> console/dist/) with esbuild and prints the sizes. The API also does this at start when the bundle is stale. */
+/**
+ * Bundles the console (console/ -> console/dist/, or the folder given: `build-console.ts OUT`) with
+ * esbuild and prints the sizes. The API also does this at start when the bundle is stale.
+ */
 import { gzipSync } from 'node:zlib';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { buildConsole } from '../api/console/bundle.ts';
+import { join, resolve } from 'node:path';
+import { buildConsole, CONSOLE_DIST, CONSOLE_SRC } from '../api/console/bundle.ts';
 
-const r = await buildConsole();
+const r = await buildConsole(CONSOLE_SRC, process.argv[2] ? resolve(process.argv[2]) : CONSOLE_DIST);
 for (const [f, n] of Object.entries(r.bytes ?? {})) {
   if (/\.(br|gz)$/.test(f)) continue;
   const gz = gzipSync(readFileSync(join(r.dir!, f))).length;

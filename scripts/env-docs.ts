@@ -10,6 +10,7 @@ import { envExample, envMarkdown, type EnvTable } from '../core/env.ts';
 import { API_ENV } from '../api/env.ts';
 import { BROKER_ENV } from '../broker/config.ts';
 import { GATEWAY_ENV } from '../gateway/config.ts';
+import { WORKER_ENV } from '../ingest/cluster/config.ts';
 import { INGEST_ENV } from '../ingest/config.ts';
 import { SPARKPLUG_ENV } from '../ingest/sparkplug/config.ts';
 
@@ -18,20 +19,23 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** Each process's table, the README that shows it, and the folder whose code reads it (without `own` subfolders). */
 export const SERVICES: { name: string; readme: string; table: EnvTable; dir: string; own?: string[] }[] = [
   { name: 'broker', readme: 'broker/README.md', table: BROKER_ENV, dir: 'broker' },
-  { name: 'ingest', readme: 'ingest/README.md', table: INGEST_ENV, dir: 'ingest', own: ['ingest/sparkplug'] },
+  { name: 'ingest', readme: 'ingest/README.md', table: INGEST_ENV, dir: 'ingest', own: ['ingest/sparkplug', 'ingest/cluster'] },
+  { name: 'ingest-cluster', readme: 'ingest/README.md', table: WORKER_ENV, dir: 'ingest/cluster' },
   { name: 'sparkplug', readme: 'ingest/README.md', table: SPARKPLUG_ENV, dir: 'ingest/sparkplug' },
   { name: 'api', readme: 'api/README.md', table: API_ENV, dir: 'api' },
   { name: 'gateway', readme: 'gateway/README.md', table: GATEWAY_ENV, dir: 'gateway' },
 ];
 
 /** Only docker-compose reads these (they initialise InfluxDB 2.7 and Grafana in the containers). */
-const COMPOSE = `# Copy to .env (never commit .env). docker compose needs the first three; set each, e.g. with:
+const COMPOSE = `# Copy to .env (never commit .env). docker compose needs the first three secrets; set each, e.g. with:
 #   openssl rand -base64 32
 # Everything below them is what the services read, commented at its default (generated from the
 # services' env tables by scripts/env-docs.ts; secrets: set NAME or NAME_FILE, a file holding it).
 INFLUX_TOKEN=
 INFLUX_ADMIN_PASSWORD=
-GRAFANA_ADMIN_PASSWORD=`;
+GRAFANA_ADMIN_PASSWORD=
+# single: one broker and one ingest; cluster: NATS JetStream, 2 brokers behind HAProxy, 2 workers
+COMPOSE_PROFILES=single`;
 
 export function envExampleText(): string {
   const seen = new Set<string>(['INFLUX_TOKEN']);

@@ -20,6 +20,11 @@ if ! command -v nats-server >/dev/null 2>&1; then
   apt_install nats-server
   service nats-server stop >/dev/null 2>&1 || true
 fi
+# The cluster profile's failover test puts Debian's HAProxy in front of two brokers.
+if ! command -v haproxy >/dev/null 2>&1; then
+  apt_install haproxy
+  service haproxy stop >/dev/null 2>&1 || true
+fi
 # The console's browser tests (test/console-browser.test.ts) drive Debian's chromium with
 # playwright-core (nothing downloaded); a CJK font so the zh-CN screenshots show their labels.
 command -v chromium >/dev/null 2>&1 || apt_install chromium

@@ -24,6 +24,8 @@ describe('npm run build', () => {
     execFileSync('bash', ['scripts/build.sh', out], { stdio: 'pipe' });
     for (const svc of ['broker', 'ingest', 'api', 'gateway']) expect(existsSync(join(out, svc, 'main.js')), svc).toBe(true);
     expect(existsSync(join(out, 'config', 'park.yaml'))).toBe(true);
+    // the console bundle beside the built API (api/console/bundle.ts looks for dist/console/dist)
+    for (const f of ['index.html', 'app.js', 'app.js.br']) expect(existsSync(join(out, 'console', 'dist', f)), f).toBe(true);
     const env: NodeJS.ProcessEnv = { ...process.env, MQTT_CREDENTIALS_FILE: join(tmp, 'store.json'), SECRETS_FILE: join(tmp, 'secrets.json') };
     delete env.NODE_OPTIONS; // vitest's own loaders must not help the build run
     execFileSync(process.execPath, [join(out, 'broker', 'provision.js')], { env, stdio: 'pipe' });

@@ -228,6 +228,9 @@ export async function startIngestWorker(cfg: Readonly<WorkerConfig>, model: Park
           onRestoreRetry: (err) => ev.warn?.('cannot read open alarms from InfluxDB yet; retrying', { partition: n, err }),
           onError: (err) => ev.warn?.('alarm evaluation failed', { err: err.message }),
         });
+        // the engine's gauges, registered by each partition's IngestAlarms, as sums over the partitions held
+        metrics.gauge('ingest_alarms_open', () => [...parts.values()].reduce((x, q) => x + (q.alarms?.engine.open().length ?? 0), 0));
+        metrics.gauge('ingest_alarm_readings_out_of_order_total', () => [...parts.values()].reduce((x, q) => x + (q.alarms?.engine.counters.outOfOrder ?? 0), 0), 'counter');
         part.alarms.start();
         await ready; // the state of this partition's devices, as InfluxDB has it, before any of their messages
         // A former owner may have written (not yet acknowledged) readings that raised or cleared an

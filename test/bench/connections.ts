@@ -62,7 +62,7 @@ const secrets = provisionCredentials({ storeFile: join(dir, 'creds.json'), devic
 const [mqttPort, httpPort] = [await freePort(), await freePort()];
 const broker = spawn(process.execPath, ['--import', 'tsx', 'broker/main.ts'], {
   cwd: ROOT, stdio: ['ignore', openSync(join(dir, 'broker.log'), 'a'), openSync(join(dir, 'broker.log'), 'a')],
-  env: { ...process.env, LOG_LEVEL: 'warn', PARK_MODEL: join(dir, 'park.yaml'), MQTT_CREDENTIALS_FILE: join(dir, 'creds.json'), MQTT_PORT: String(mqttPort), MQTT_WS_PORT: '-1', BROKER_HTTP_PORT: String(httpPort) },
+  env: { ...process.env, LOG_LEVEL: 'warn', PARK_MODEL: join(dir, 'park.yaml'), SPARKPLUG_CONFIG: 'none', MQTT_CREDENTIALS_FILE: join(dir, 'creds.json'), MQTT_PORT: String(mqttPort), MQTT_WS_PORT: '-1', BROKER_HTTP_PORT: String(httpPort) },
 });
 const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${broker.pid}/status`, 'utf8'))![1]) * 1024;
 const clientsProc = fork(new URL(import.meta.url), ['--clients'], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });

@@ -58,6 +58,7 @@ writeFileSync(join(dir, 'park.yaml'), stringify({
   gateways: [{ id: 'gw-bench', name: 'Bench gateway', devices: ids }],
 }));
 process.env.PARK_MODEL = join(dir, 'park.yaml');
+process.env.SPARKPLUG_CONFIG = 'none'; // the bench's park has no Sparkplug edge nodes
 const model = loadParkModel();
 const kiln = parse(readFileSync(join(ROOT, 'config/gateway.yaml'), 'utf8')).profiles['roller-kiln-plc'];
 const data = {

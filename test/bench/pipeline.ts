@@ -65,6 +65,7 @@ writeFileSync(join(dir, 'park.yaml'), stringify({
   parks: [{ id: 'bench', name: 'Bench', enterprises: [{ id: 'e', name: 'E', sector: 'bench', workshops: [{ id: 'w', name: 'W', devices: [...ids, 'probe'].map((id) => ({ id, kind: 'roller_kiln' })) }] }] }],
 }));
 process.env.PARK_MODEL = join(dir, 'park.yaml');
+process.env.SPARKPLUG_CONFIG = 'none'; // the bench's park has no Sparkplug edge nodes
 const model = loadParkModel();
 
 say(`== starting influxd in ${dir}`);

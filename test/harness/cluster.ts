@@ -57,7 +57,7 @@ export class TestCluster {
   readonly dir = mkdtempSync(join(tmpdir(), 'sp-cluster-'));
   readonly model: ParkModel = loadParkModel();
   readonly db = `c_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-  readonly influx = new InfluxClient({ url: inject('influxUrl'), db: this.db });
+  readonly influx = new InfluxClient({ url: inject('influxUrl'), token: inject('influxToken') || undefined, db: this.db });
   secrets: Record<string, string> = {};
   nats!: RunningNatsCluster;
   nc!: NatsConnection;
@@ -148,7 +148,7 @@ export class TestCluster {
       cwd: ROOT, stdio: ['ignore', log, log],
       env: {
         PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', MQTT_URL: this.lb ? this.lbUrl : this.brokerUrl(0), INGEST_MQTT_PASSWORD: this.secrets['svc-ingest']!,
-        INFLUX_URL: this.influx.config.url, INFLUX_DB: this.db, INGEST_SPOOL_DIR: join(this.dir, `spool-${id}`), INGEST_HTTP_PORT: String(w.http),
+        INFLUX_URL: this.influx.config.url, INFLUX_TOKEN: this.influx.config.token ?? '', INFLUX_DB: this.db, INGEST_SPOOL_DIR: join(this.dir, `spool-${id}`), INGEST_HTTP_PORT: String(w.http),
         INGEST_FLUSH_INTERVAL_MS: '50', MQTT_JETSTREAM_URL: this.nats.urls, INGEST_WORKER_ID: id, INGEST_ALARMS_FILE: 'none',
         ...this.opts.workerEnv, ...env,
       },
