@@ -110,32 +110,32 @@ try {
     cluster = await startClusterProfile({ supervisor, root, data, logs, env, mqttPort: ports.mqtt });
     ports.brokerHttp = cluster.brokerHttp[0]!;
     ports.ingestHttp = cluster.workerHttp[0]!;
-  } else {
-    await node('broker', 'broker/main.ts', `http://127.0.0.1:${ports.brokerHttp}/health`);
-    await node('ingest', 'ingest/main.ts', `http://127.0.0.1:${ports.ingestHttp}/health`);
   }
-  // the Sparkplug B host application (ingest/sparkplug/, docs/sparkplug.md); not in the cluster
-  // profile, whose relay does not carry spBv1.0 topics between brokers (docs/cluster.md)
-  if (!cluster) await supervisor.start({
-    name: 'sparkplug-host', command: process.execPath, args: ['--import', 'tsx', 'ingest/sparkplug/main.ts'], cwd: root, logFile: join(logs, 'sparkplug-host.log'),
-    env: { ...env, SPARKPLUG_MQTT_PASSWORD: secrets[sparkplug.hostAccount], SPARKPLUG_SPOOL_DIR: join(data, 'spool', 'sparkplug'), SPARKPLUG_HTTP_PORT: String(ports.sparkplugHttp) },
-    healthUrl: `http://127.0.0.1:${ports.sparkplugHttp}/health`,
-  });
-  await node('api', 'api/main.ts', `http://127.0.0.1:${ports.api}/health`);
+  // What needs only the broker starts side by side (registered in this order, so stopped in the
+  // reverse one): ingest, the Sparkplug B host application (ingest/sparkplug/, docs/sparkplug.md;
+  // not in the cluster profile, whose relay does not carry spBv1.0 topics between brokers,
+  // docs/cluster.md) and the API.
+  if (!cluster) await node('broker', 'broker/main.ts', `http://127.0.0.1:${ports.brokerHttp}/health`);
+  await Promise.all([
+    cluster ? undefined : node('ingest', 'ingest/main.ts', `http://127.0.0.1:${ports.ingestHttp}/health`),
+    cluster ? undefined : supervisor.start({
+      name: 'sparkplug-host', command: process.execPath, args: ['--import', 'tsx', 'ingest/sparkplug/main.ts'], cwd: root, logFile: join(logs, 'sparkplug-host.log'),
+      env: { ...env, SPARKPLUG_MQTT_PASSWORD: secrets[sparkplug.hostAccount], SPARKPLUG_SPOOL_DIR: join(data, 'spool', 'sparkplug'), SPARKPLUG_HTTP_PORT: String(ports.sparkplugHttp) },
+      healthUrl: `http://127.0.0.1:${ports.sparkplugHttp}/health`,
+    }),
+    node('api', 'api/main.ts', `http://127.0.0.1:${ports.api}/health`),
+  ]);
   // Field devices that speak Modbus or DL/T 645 reach the platform through an edge gateway
   // (gateway/, config/gateway.yaml); their simulators answer on loopback ports, the rest of the
   // park publishes over MQTT itself.
   const gateways = args['no-simulators'] ? [] : [...model.gateways.keys()];
   if (gateways.length > 0) await node('field-sim', 'simulators/field-main.ts', undefined, ['--quiet']);
-  for (const [i, id] of gateways.entries()) {
-    const port = (await portFree(ports.gatewayHttp + i)) ? ports.gatewayHttp + i : await freePort();
-    gatewayPorts.push(port);
-    await supervisor.start({
-      name: id, command: process.execPath, args: ['--import', 'tsx', 'gateway/main.ts'], cwd: root, logFile: join(logs, `${id}.log`),
-      env: { ...env, GATEWAY_ID: id, GATEWAY_SECRETS_FILE: plainFile, GATEWAY_BUFFER_DIR: join(data, 'spool', id), GATEWAY_HTTP_PORT: String(port) },
-      healthUrl: `http://127.0.0.1:${port}/health`,
-    });
-  }
+  for (const [i] of gateways.entries()) gatewayPorts.push((await portFree(ports.gatewayHttp + i)) ? ports.gatewayHttp + i : await freePort());
+  await Promise.all(gateways.map((id, i) => supervisor.start({
+    name: id, command: process.execPath, args: ['--import', 'tsx', 'gateway/main.ts'], cwd: root, logFile: join(logs, `${id}.log`),
+    env: { ...env, GATEWAY_ID: id, GATEWAY_SECRETS_FILE: plainFile, GATEWAY_BUFFER_DIR: join(data, 'spool', id), GATEWAY_HTTP_PORT: String(gatewayPorts[i]) },
+    healthUrl: `http://127.0.0.1:${gatewayPorts[i]}/health`,
+  })));
   if (!args['no-simulators']) {
     // the devices a Sparkplug edge node carries come from the simulated edge node, not the JSON fleet
     const spDevices = [...sparkplugDeviceIds(sparkplug)];

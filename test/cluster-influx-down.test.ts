@@ -1,6 +1,7 @@
 /**
  * Back-pressure in the cluster profile: InfluxDB stops taking writes (test/harness/fault-proxy.ts
- * answers 503 to every /write) for 20 s while devices publish as fast as they are acknowledged. The
+ * answers 503 to every /write) for 20 s (CLUSTER_INFLUX_DOWN_MS=60000 for the issue's 60 s; the
+ * suite keeps it short, the mechanism is the same) while devices publish as fast as they are acknowledged. The
  * worker acknowledges nothing to JetStream (nothing is written), the stream fills to its limit
  * (1 MiB here), and the devices get no PUBACK: held back, nothing acknowledged dropped. When InfluxDB
  * is back, every acknowledged reading is stored exactly once.
@@ -13,6 +14,7 @@ import { readingStream, waitFor } from './harness/platform.ts';
 let c: TestCluster;
 let proxy: FaultProxy;
 let down = false;
+const DOWN_MS = Number(process.env.CLUSTER_INFLUX_DOWN_MS ?? 20_000);
 beforeAll(async () => {
   proxy = new FaultProxy({ target: inject('influxUrl'), schedule: () => (down ? { kind: 'status', status: 503, error: 'service unavailable' } : { kind: 'pass' }) });
   await proxy.start();
@@ -50,7 +52,7 @@ it('InfluxDB down: the stream fills to its limit, devices are held, then everyth
   expect(info.state.bytes).toBeLessThanOrEqual(1024 * 1024);
   expect(info.state.bytes).toBeGreaterThan(0.8 * 1024 * 1024); // it is the stream's limit that holds them
   expect(stats?.['mqtt_jetstream_retries_total{reason="stream_full"}']).toBeGreaterThan(0);
-  await new Promise((r) => setTimeout(r, Math.max(0, 20_000 - (Date.now() - downAt))));
+  await new Promise((r) => setTimeout(r, Math.max(0, DOWN_MS - (Date.now() - downAt))));
   expect(total()).toBe(heldAt); // nothing acknowledged while InfluxDB is down and the stream full
   down = false;
   await waitFor('publishing again', () => total() > heldAt + 2000, 30_000, 50);
@@ -60,5 +62,5 @@ it('InfluxDB down: the stream fills to its limit, devices are held, then everyth
   await new Promise((r) => setTimeout(r, 300));
   for (const { id, s } of list) expect({ id, ...(await c.seqStats(id)) }).toEqual({ id, count: s.acked, min: 0, max: s.acked - 1 });
   const w = await c.workerStats('w1');
-  console.log(`[cluster-influx-down] held at ${heldAt} readings (${info.state.messages} messages, ${info.state.bytes} B in TELE) through 20 s of InfluxDB down; ${total()} acknowledged in all, all stored once; worker write retries ${w?.ingest_write_retries_total}, redelivered ${w?.ingest_messages_redelivered_total ?? 0}`);
-}, 90_000);
+  console.log(`[cluster-influx-down] held at ${heldAt} readings (${info.state.messages} messages, ${info.state.bytes} B in TELE) through ${DOWN_MS / 1000} s of InfluxDB down; ${total()} acknowledged in all, all stored once; worker write retries ${w?.ingest_write_retries_total}, redelivered ${w?.ingest_messages_redelivered_total ?? 0}`);
+}, DOWN_MS + 70_000);

@@ -90,10 +90,10 @@ export async function hourLines(deps: KpiDeps, hourStart: number, now = Date.now
   return lines;
 }
 
-/** Computes and writes the hours that start in [from, to); returns how many were written. */
-export async function rollupRange(deps: KpiDeps, from: number, to: number, now = Date.now()): Promise<number> {
+/** Computes and writes the hours that start in [from, to); returns how many were written. `stopped`: checked between hours. */
+export async function rollupRange(deps: KpiDeps, from: number, to: number, now = Date.now(), stopped: () => boolean = () => false): Promise<number> {
   let n = 0;
-  for (let h = Math.floor(from / HOUR_MS) * HOUR_MS; h < to; h += HOUR_MS) {
+  for (let h = Math.floor(from / HOUR_MS) * HOUR_MS; h < to && !stopped(); h += HOUR_MS) {
     const lines = await hourLines(deps, h, now);
     const res = await deps.influx.write(lines.join('\n'));
     if (res.kind !== 'ok') throw new Error(`writing ${KPI_MEASUREMENT} for ${new Date(h).toISOString()} failed: ${res.error}`);
@@ -118,6 +118,7 @@ export class KpiRollup {
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private caughtUp = false;
+  private stopping = false;
   hoursWritten = 0;
   errors = 0;
 
@@ -138,7 +139,8 @@ export class KpiRollup {
     const t0 = Date.now();
     const back = this.caughtUp ? this.o.lateHours : Math.max(this.o.catchUpHours, this.o.lateHours);
     try {
-      const n = await rollupRange(this.deps, now - back * HOUR_MS, now, now);
+      const n = await rollupRange(this.deps, now - back * HOUR_MS, now, now, () => this.stopping);
+      if (this.stopping) return; // a catch-up cut short is done again at the next start
       this.caughtUp = true;
       this.hoursWritten += n;
       this.o.onTick?.(n, Date.now() - t0);
@@ -148,7 +150,9 @@ export class KpiRollup {
     }
   }
 
+  /** Stops the timer; a tick under way ends after the hour it is writing (not the whole catch-up). */
   async stop(): Promise<void> {
+    this.stopping = true;
     clearTimeout(this.timer);
     this.timer = undefined;
     await this.running;

@@ -43,6 +43,11 @@ export class PartitionConsumer {
     this.messages = await consumer.consume({
       // a consumer briefly missing (its RAFT leader moving) is waited for, not fatal; fencing is the lease's job
       max_messages: Math.min(this.o.maxAckPending, 1000), callback: this.o.onMessage,
+      // Pulls expire every 5 s, so the server's idle heartbeat comes every 2.5 s and nats.js notices
+      // two missed ones (a pull lost when the consumer's RAFT leader moved, after a NATS server
+      // died) within 5 s and pulls again. Its default (30 s, heartbeat 15 s) left a partition
+      // unread for over 30 s after a failover (test/cluster-failover.test.ts).
+      expires: 5000,
     });
     void this.messages.closed().then((err) => {
       if (!this.stopped) this.o.onStopped?.(err instanceof Error ? err : undefined);
