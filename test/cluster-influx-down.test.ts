@@ -1,6 +1,6 @@
 /**
  * Back-pressure in the cluster profile: InfluxDB stops taking writes (test/harness/fault-proxy.ts
- * answers 503 to every /write) for 20 s (CLUSTER_INFLUX_DOWN_MS=60000 for the issue's 60 s; the
+ * answers 503 to every /write) for 12 s (CLUSTER_INFLUX_DOWN_MS=60000 for the issue's 60 s; the
  * suite keeps it short, the mechanism is the same) while devices publish as fast as they are acknowledged. The
  * worker acknowledges nothing to JetStream (nothing is written), the stream fills to its limit
  * (1 MiB here), and the devices get no PUBACK: held back, nothing acknowledged dropped. When InfluxDB
@@ -14,7 +14,7 @@ import { readingStream, waitFor } from './harness/platform.ts';
 let c: TestCluster;
 let proxy: FaultProxy;
 let down = false;
-const DOWN_MS = Number(process.env.CLUSTER_INFLUX_DOWN_MS ?? 20_000);
+const DOWN_MS = Number(process.env.CLUSTER_INFLUX_DOWN_MS ?? 12_000);
 beforeAll(async () => {
   proxy = new FaultProxy({ target: inject('influxUrl'), schedule: () => (down ? { kind: 'status', status: 503, error: 'service unavailable' } : { kind: 'pass' }) });
   await proxy.start();

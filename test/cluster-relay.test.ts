@@ -33,7 +33,15 @@ it('telemetry, retained status and alarm events reach subscribers on the other b
   const nearGot = collect(near);
   await far.subscribeAsync('sp/v1/#', { qos: 1 });
   await near.subscribeAsync('sp/v1/#', { qos: 1 });
-  await new Promise((r) => setTimeout(r, 300)); // the interest reaches NATS
+  // Interest travels from the far broker's NATS server to the others over the cluster routes, a
+  // little later than the SUBACK (live relaying is at most once, like core NATS; the stream is the
+  // durable path): another device publishes probes until one arrives far away.
+  const probeDev = c.model.devices.get('al-cold-2')!;
+  const probe = await c.connect(probeDev.id, c.brokerUrl(0));
+  await waitFor('interest across the NATS cluster', async () => {
+    await probe.publishAsync(deviceTopic(probeDev, 'telemetry'), JSON.stringify({ ts: Date.now(), metrics: { temp: 4 } }), { qos: 1 });
+    return farGot.some((m) => m.topic === deviceTopic(probeDev, 'telemetry'));
+  }, 15_000, 100);
 
   const dev = await c.connect(d.id, c.brokerUrl(0));
   const bodies = Array.from({ length: 50 }, (_, s) => JSON.stringify({ ts: Date.now() - 10_000 + s, seq: s, metrics: { temp: 4 } }));
