@@ -11,7 +11,7 @@ import { ReadingBuffer } from './buffer.ts';
 import type { GatewayEnvConfig } from './config.ts';
 import { buildField } from './field.ts';
 import { encodeRecord, Forwarder } from './forwarder.ts';
-import { startStatsServer } from './http.ts';
+import { startStatsServer } from '../core/stats-http.ts';
 import { StatusBoard } from './status.ts';
 
 export interface GatewayEvents {

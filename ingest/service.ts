@@ -2,14 +2,13 @@
  * Wires the ingest service: MQTT subscription (QoS 1, persistent session) -> validation ->
  * spool (before the PUBACK) -> writer -> InfluxDB, with counters over HTTP.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
 import { ALARM_TOPIC } from '../core/alarms/events.ts';
 import { loadAlarmRules } from '../core/alarms/file.ts';
 import { DLQ_TOPIC } from '../core/contract.ts';
 import { InfluxClient } from '../core/influx/client.ts';
-import { Registry, serveMetrics } from '../core/metrics.ts';
+import { Registry } from '../core/metrics.ts';
+import { startStatsServer } from '../core/stats-http.ts';
 import type { ParkModel } from '../core/model.ts';
 import { AckBatcher } from './ack-batcher.ts';
 import { IngestAlarms } from './alarms.ts';
@@ -127,24 +126,8 @@ export async function startIngest(cfg: Readonly<IngestConfig>, model: ParkModel,
   const stats = () => ({
     ...metrics.toJSON(), writeLatencyMs: writer.latency(), connected: client.connected,
   });
-  let http: Server | undefined;
-  let httpPort = -1;
-  if (cfg.httpPort >= 0) {
-    http = createServer((req, res) => {
-      if (req.url === '/metrics') {
-        return serveMetrics(metrics, res);
-      }
-      if (req.url === '/stats' || req.url === '/health') {
-        res.setHeader('content-type', 'application/json');
-        res.statusCode = req.url === '/health' && !client.connected ? 503 : 200;
-        return res.end(JSON.stringify(req.url === '/health' ? { status: client.connected ? 'ok' : 'mqtt-disconnected' } : stats()));
-      }
-      res.statusCode = 404;
-      res.end();
-    });
-    await new Promise<void>((r) => http!.listen(cfg.httpPort, cfg.httpHost, () => r()));
-    httpPort = (http.address() as AddressInfo).port;
-  }
+  const http = await startStatsServer(cfg.httpPort, cfg.httpHost, metrics, stats, () => (client.connected ? { ok: true, status: 'ok' } : { ok: false, status: 'mqtt-disconnected' }));
+  const httpPort = http?.port ?? -1;
   return {
     metrics, mqtt: client, httpPort, writer, spool, alarms, stats,
     stop: async () => {
@@ -153,7 +136,7 @@ export async function startIngest(cfg: Readonly<IngestConfig>, model: ParkModel,
       await client.endAsync(); // DISCONNECT: the broker keeps the session (clean=false)
       await writer.stop();
       spool.close();
-      await new Promise<void>((r) => (http ? http.close(() => r()) : r()));
+      await http?.close();
     },
   };
 }

@@ -15,8 +15,6 @@
  * devices from InfluxDB (every acknowledged message is there), then consumes.
  */
 import { rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import mqtt from 'mqtt';
 import { connect, type JsMsg, type KV, type NatsConnection } from 'nats';
 import { ALARM_EVENTS_MEASUREMENT, ALARM_TOPIC } from '../../core/alarms/events.ts';
@@ -25,7 +23,8 @@ import { deviceTopic, DLQ_TOPIC, TOPIC_ROOT } from '../../core/contract.ts';
 import { PlatformError } from '../../core/errors.ts';
 import { InfluxClient } from '../../core/influx/client.ts';
 import { ident, influxql } from '../../core/influx/influxql.ts';
-import { Registry, serveMetrics } from '../../core/metrics.ts';
+import { Registry } from '../../core/metrics.ts';
+import { startStatsServer } from '../../core/stats-http.ts';
 import type { ParkModel } from '../../core/model.ts';
 import { LEASE_BUCKET, parseTeleSubject, partitionOf, partitionsOfDescription, TELE_STREAM } from '../../cluster/subjects.ts';
 import { IngestAlarms } from '../alarms.ts';
@@ -280,23 +279,8 @@ export async function startIngestWorker(cfg: Readonly<WorkerConfig>, model: Park
     ...metrics.toJSON(), partitions: leases.ownedPartitions(), liveWorkers: leases.liveWorkers, worker: cfg.workerId,
     connected: !nc.isClosed(), writeLatencyMs: writer.latency(), unacknowledged: groups.reduce((a, g) => a + g.msgs.length, 0) + msgs.length,
   });
-  let http: Server | undefined;
-  let httpPort = -1;
-  if (cfg.httpPort >= 0) {
-    http = createServer((req, res) => {
-      if (req.url === '/metrics') {
-        return serveMetrics(metrics, res);
-      }
-      if (req.url === '/stats' || req.url === '/health') {
-        res.setHeader('content-type', 'application/json');
-        return res.end(JSON.stringify(req.url === '/health' ? { status: 'ok' } : stats()));
-      }
-      res.statusCode = 404;
-      res.end();
-    });
-    await new Promise<void>((r) => http!.listen(cfg.httpPort, cfg.httpHost, () => r()));
-    httpPort = (http.address() as AddressInfo).port;
-  }
+  const http = await startStatsServer(cfg.httpPort, cfg.httpHost, metrics, stats, () => ({ ok: true, status: 'ok' }));
+  const httpPort = http?.port ?? -1;
   return {
     metrics, httpPort, nc, stats, partitions: () => leases.ownedPartitions(),
     stop: async () => {
@@ -312,7 +296,7 @@ export async function startIngestWorker(cfg: Readonly<WorkerConfig>, model: Park
       spool.close();
       await nc.drain().catch(() => {});
       await client.endAsync().catch(() => {});
-      await new Promise<void>((r) => (http ? http.close(() => r()) : r()));
+      await http?.close();
     },
   };
 }

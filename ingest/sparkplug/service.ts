@@ -7,13 +7,12 @@
  * the will {online: false} of the same timestamp). Its own process, so JSON ingest's hot path
  * carries none of this.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import mqtt, { type MqttClient, type Packet } from 'mqtt';
 import { deadLetter, DLQ_TOPIC } from '../../core/contract.ts';
 import { InfluxClient } from '../../core/influx/client.ts';
-import { Registry, serveMetrics } from '../../core/metrics.ts';
+import { Registry } from '../../core/metrics.ts';
+import { startStatsServer } from '../../core/stats-http.ts';
 import type { SparkplugConfig } from '../../core/sparkplug/config.ts';
 import { SPB_NAMESPACE, stateTopic } from '../../core/sparkplug/topic.ts';
 import { AckBatcher } from '../ack-batcher.ts';
@@ -154,24 +153,8 @@ export async function startSparkplugHost(cfg: Readonly<SparkplugHostConfig>, map
   writer.start();
 
   const stats = () => ({ ...metrics.toJSON(), writeLatencyMs: writer.latency(), connected: client.connected, acks: batcher.stats.acks });
-  let http: Server | undefined;
-  let httpPort = -1;
-  if (cfg.httpPort >= 0) {
-    http = createServer((req, res) => {
-      if (req.url === '/metrics') {
-        return serveMetrics(metrics, res);
-      }
-      if (req.url === '/stats' || req.url === '/health') {
-        res.setHeader('content-type', 'application/json');
-        res.statusCode = req.url === '/health' && !client.connected ? 503 : 200;
-        return res.end(JSON.stringify(req.url === '/health' ? { status: client.connected ? 'ok' : 'mqtt-disconnected' } : stats()));
-      }
-      res.statusCode = 404;
-      res.end();
-    });
-    await new Promise<void>((r) => http!.listen(cfg.httpPort, cfg.httpHost, () => r()));
-    httpPort = (http.address() as AddressInfo).port;
-  }
+  const http = await startStatsServer(cfg.httpPort, cfg.httpHost, metrics, stats, () => (client.connected ? { ok: true, status: 'ok' } : { ok: false, status: 'mqtt-disconnected' }));
+  const httpPort = http?.port ?? -1;
   return {
     metrics, mqtt: client, httpPort, stats,
     stop: async () => {
@@ -180,7 +163,7 @@ export async function startSparkplugHost(cfg: Readonly<SparkplugHostConfig>, map
       await client.endAsync();
       await writer.stop();
       spool.close();
-      await new Promise<void>((r) => (http ? http.close(() => r()) : r()));
+      await http?.close();
     },
   };
 }

@@ -1,7 +1,10 @@
-/** /health, /stats (JSON) and /metrics (Prometheus text) of the gateway. */
+/**
+ * /health (503 while not healthy), /stats (JSON) and /metrics (Prometheus text, prom-client) of a
+ * service: ingest, its cluster worker, the Sparkplug host, the gateway. Port -1: none.
+ */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { serveMetrics, type Registry } from '../core/metrics.ts';
+import { serveMetrics, type Registry } from './metrics.ts';
 
 export interface StatsServer { port: number; close(): Promise<void> }
 
