@@ -5,6 +5,7 @@ import { selectGateway } from '../core/fieldbus/config.ts';
 import { loadParkModel } from '../core/model-file.ts';
 import { gatewayConfig } from './config.ts';
 import { startGateway } from './service.ts';
+import { stopOnSignals } from '../core/shutdown.ts';
 
 const log = pino({ name: 'gateway', level: process.env.LOG_LEVEL ?? 'info' });
 const cfg = gatewayConfig();
@@ -14,13 +15,4 @@ const gw = await startGateway(cfg, spec, {
   warn: (msg, data) => log.warn(data ?? {}, msg),
 });
 log.info({ gateway: cfg.gatewayId, connections: spec.connections.length, httpPort: gw.httpPort, buffer: cfg.bufferDir }, 'gateway running');
-let stopping = false;
-const stop = async () => {
-  if (stopping) process.exit(1); // a second signal: leave at once
-  stopping = true;
-  log.info('gateway stopping');
-  await gw.stop();
-  process.exit(0);
-};
-process.on('SIGINT', stop);
-process.on('SIGTERM', stop);
+stopOnSignals('gateway', () => gw.stop(), log, 15_000); // its stop drains up to 2 s

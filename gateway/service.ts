@@ -11,6 +11,7 @@ import { ReadingBuffer } from './buffer.ts';
 import type { GatewayEnvConfig } from './config.ts';
 import { buildField } from './field.ts';
 import { encodeRecord, Forwarder } from './forwarder.ts';
+import { endClient } from '../core/shutdown.ts';
 import { startStatsServer } from '../core/stats-http.ts';
 import { StatusBoard } from './status.ts';
 
@@ -137,8 +138,7 @@ export async function startGateway(cfg: Readonly<GatewayEnvConfig>, spec: Gatewa
       }
       forwarder.stop();
       for (const d of status.devices()) status.set(d, 'offline', 'gateway stopped');
-      const ended = client.endAsync(false).catch(() => undefined); // after the status publishes' PUBACKs
-      if (!(await Promise.race([ended.then(() => true), new Promise((r) => setTimeout(() => r(false), 1000))]))) await client.endAsync(true).catch(() => undefined);
+      await endClient(client); // after the status publishes' PUBACKs, or closed after 1 s
       buffer.close(); // what is not acknowledged stays for the next start
       await http?.close();
     },

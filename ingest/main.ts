@@ -5,6 +5,7 @@ import { isClusterWorker, workerConfig } from './cluster/config.ts';
 import { startIngestWorker } from './cluster/worker.ts';
 import { ingestConfig } from './config.ts';
 import { startIngest, type IngestEvents } from './service.ts';
+import { stopOnSignals } from '../core/shutdown.ts';
 
 const log = pino({ name: 'ingest', level: process.env.LOG_LEVEL ?? 'info' });
 const events: IngestEvents = {
@@ -25,10 +26,4 @@ if (isClusterWorker()) {
   ingest = await startIngest(cfg, loadParkModel(), events);
   log.info({ httpPort: ingest.httpPort, spool: cfg.spoolDir, topics: cfg.topics }, 'ingest running');
 }
-const stop = async () => {
-  log.info('ingest stopping');
-  await ingest.stop();
-  process.exit(0);
-};
-process.once('SIGINT', stop);
-process.once('SIGTERM', stop);
+stopOnSignals('ingest', () => ingest.stop(), log);

@@ -8,6 +8,7 @@ import { loadAlarmRules } from '../core/alarms/file.ts';
 import { DLQ_TOPIC } from '../core/contract.ts';
 import { InfluxClient } from '../core/influx/client.ts';
 import { Registry } from '../core/metrics.ts';
+import { endClient } from '../core/shutdown.ts';
 import { startStatsServer } from '../core/stats-http.ts';
 import type { ParkModel } from '../core/model.ts';
 import { AckBatcher } from './ack-batcher.ts';
@@ -133,7 +134,7 @@ export async function startIngest(cfg: Readonly<IngestConfig>, model: ParkModel,
     stop: async () => {
       alarms?.stop();
       batcher.close(); // writes and acknowledges what is waiting; later messages are written one by one
-      await client.endAsync(); // DISCONNECT: the broker keeps the session (clean=false)
+      await endClient(client); // DISCONNECT: the broker keeps the session (clean=false); a broker gone: closed after 1 s
       await writer.stop();
       spool.close();
       await http?.close();

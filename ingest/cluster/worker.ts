@@ -24,6 +24,7 @@ import { PlatformError } from '../../core/errors.ts';
 import { InfluxClient } from '../../core/influx/client.ts';
 import { ident, influxql } from '../../core/influx/influxql.ts';
 import { Registry } from '../../core/metrics.ts';
+import { endClient } from '../../core/shutdown.ts';
 import { startStatsServer } from '../../core/stats-http.ts';
 import type { ParkModel } from '../../core/model.ts';
 import { LEASE_BUCKET, parseTeleSubject, partitionOf, partitionsOfDescription, TELE_STREAM } from '../../cluster/subjects.ts';
@@ -295,7 +296,7 @@ export async function startIngestWorker(cfg: Readonly<WorkerConfig>, model: Park
       await writer.stop();
       spool.close();
       await nc.drain().catch(() => {});
-      await client.endAsync().catch(() => {});
+      await endClient(client);
       await http?.close();
     },
   };

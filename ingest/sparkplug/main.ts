@@ -4,6 +4,7 @@ import { loadParkModel } from '../../core/model-file.ts';
 import { loadSparkplugConfig } from '../../core/sparkplug/config.ts';
 import { sparkplugHostConfig } from './config.ts';
 import { startSparkplugHost } from './service.ts';
+import { stopOnSignals } from '../../core/shutdown.ts';
 
 const log = pino({ name: 'sparkplug-host', level: process.env.LOG_LEVEL ?? 'info' });
 const cfg = sparkplugHostConfig();
@@ -17,10 +18,4 @@ const host = await startSparkplugHost(cfg, mapping, {
   },
 });
 log.info({ httpPort: host.httpPort, spool: cfg.spoolDir, hostId: mapping.hostId, edgeNodes: mapping.nodes.size }, 'Sparkplug host running');
-const stop = async () => {
-  log.info('Sparkplug host stopping');
-  await host.stop();
-  process.exit(0);
-};
-process.once('SIGINT', stop);
-process.once('SIGTERM', stop);
+stopOnSignals('Sparkplug host', () => host.stop(), log);

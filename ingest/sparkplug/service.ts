@@ -12,6 +12,7 @@ import mqtt, { type MqttClient, type Packet } from 'mqtt';
 import { deadLetter, DLQ_TOPIC } from '../../core/contract.ts';
 import { InfluxClient } from '../../core/influx/client.ts';
 import { Registry } from '../../core/metrics.ts';
+import { endClient, within } from '../../core/shutdown.ts';
 import { startStatsServer } from '../../core/stats-http.ts';
 import type { SparkplugConfig } from '../../core/sparkplug/config.ts';
 import { SPB_NAMESPACE, stateTopic } from '../../core/sparkplug/topic.ts';
@@ -159,8 +160,8 @@ export async function startSparkplugHost(cfg: Readonly<SparkplugHostConfig>, map
     metrics, mqtt: client, httpPort, stats,
     stop: async () => {
       batcher.close();
-      if (client.connected) await client.publishAsync(state, statePayload(false), { qos: 1, retain: true }).catch(() => {});
-      await client.endAsync();
+      if (client.connected) await within(client.publishAsync(state, statePayload(false), { qos: 1, retain: true }).catch(() => undefined), 1000);
+      await endClient(client);
       await writer.stop();
       spool.close();
       await http?.close();
