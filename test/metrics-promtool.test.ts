@@ -29,8 +29,7 @@ let api: ApiApp;
 const texts: Record<string, string> = {};
 
 beforeAll(async () => {
-  p = await new TestPlatform().start();
-  await p.startIngest();
+  p = await new TestPlatform().start(); // with ingest
   const dev = [...p.model.devices.values()].find((d) => [...d.kind.metrics.values()].some((m) => m.type === 'number'))!;
   const metric = [...dev.kind.metrics.entries()].find(([, m]) => m.type === 'number')![0] as string;
   const c = await p.connect(dev.id);

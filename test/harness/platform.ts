@@ -239,6 +239,8 @@ export class TestPlatform {
 
   /** Starts ingest as a child process and waits until it is subscribed. */
   async startIngest(): Promise<void> {
+    // a second ingest would fight the first over the svc-ingest session, and the first would be orphaned
+    if (this.ingest && this.ingest.exitCode === null && this.ingest.signalCode === null) throw new Error('ingest is already running (start() starts it unless startIngest: false); kill it first');
     this.ingestHttp ||= await freePort();
     const log = openSync(join(this.dir, 'ingest.log'), 'a');
     const child = spawn(process.execPath, ['--import', 'tsx', 'ingest/main.ts'], { cwd: ROOT, env: this.ingestEnv(), stdio: ['ignore', log, log] });
