@@ -28,9 +28,9 @@ it('ingest stops on SIGTERM while a publish of its own waits on a frozen broker'
   const t0 = Date.now();
   const gone = new Promise<void>((r) => child.once('exit', () => r()));
   child.kill('SIGTERM');
-  const stopped = await Promise.race([gone.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 15_000))]);
+  const stopped = await Promise.race([gone.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 20_000))]);
   if (!stopped) child.kill('SIGKILL');
-  expect(stopped, 'ingest still running 15 s after SIGTERM').toBe(true);
-  expect(Date.now() - t0).toBeLessThan(12_000);
+  expect(stopped, 'ingest still running 20 s after SIGTERM').toBe(true);
+  expect(Date.now() - t0).toBeLessThan(16_000); // the 10 s deadline, plus a loaded machine's exit
   p.ingest = undefined;
-}, 40_000);
+}, 45_000);
