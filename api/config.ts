@@ -50,9 +50,6 @@ export interface ConsoleConfig {
   brokerPidFile?: string;
 }
 
-/** Defaults other modules name (api/keys.ts); every default is in API_ENV (api/env.ts). */
-export const DEFAULTS = Object.freeze({ API_KEYS_FILE: API_ENV.API_KEYS_FILE.default });
-
 function fail(key: string, value: unknown, expected: string): never {
   throw new PlatformError('SP_ERR_CONFIG', `${key}=${value === undefined ? '(unset)' : show(value)}: expected ${expected}`);
 }

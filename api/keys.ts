@@ -8,13 +8,13 @@ import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { isId } from '../core/ids.ts';
 import { generateSecret, hashSecret } from '../core/secrets.ts';
-import { DEFAULTS } from './config.ts';
+import { API_ENV } from './env.ts';
 import { readKeyFile, ROLES, writeKeyFile, type ApiKeyFile, type Role } from './key-store.ts';
 
 const USAGE = `usage: keys.ts add --id <id> --role ${ROLES.join('|')} [--file <path>]
        keys.ts list [--file <path>]
        keys.ts remove --id <id> [--file <path>]
-(default file: API_KEYS_FILE or ${DEFAULTS.API_KEYS_FILE})`;
+(default file: API_KEYS_FILE or ${API_ENV.API_KEYS_FILE.default})`;
 
 function main(argv: string[]): number {
   const { positionals, values } = parseArgs({
@@ -22,7 +22,7 @@ function main(argv: string[]): number {
     options: { id: { type: 'string' }, role: { type: 'string' }, file: { type: 'string' } },
   });
   const cmd = positionals[0];
-  const file = values.file ?? process.env.API_KEYS_FILE ?? DEFAULTS.API_KEYS_FILE;
+  const file = values.file ?? process.env.API_KEYS_FILE ?? API_ENV.API_KEYS_FILE.default;
   const current: ApiKeyFile = existsSync(file) ? readKeyFile(file) : { keys: [] };
   if (cmd === 'list') {
     for (const k of current.keys) process.stdout.write(`${k.id}\t${k.role}\n`);

@@ -11,16 +11,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, expect, it } from 'vitest';
-import { freePort } from '../scripts/influxd.ts';
 import { launchBrowser, newSession, screenshot } from './harness/browser.ts';
-import { ROOT, waitFor } from './harness/platform.ts';
+import { ROOT, upEnv, waitFor } from './harness/platform.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sp-console-up-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 it('npm run up prints the console URL and first-run credentials that log in to a live console; device admin reaches the broker', async () => {
-  const ports = { MQTT_PORT: await freePort(), MQTT_WS_PORT: await freePort(), BROKER_HTTP_PORT: await freePort(), API_METRICS_PORT: await freePort(), SPARKPLUG_HTTP_PORT: await freePort(), INGEST_HTTP_PORT: await freePort(), API_PORT: await freePort(), GATEWAY_HTTP_PORT: await freePort() };
-  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dir, LOG_LEVEL: 'warn', ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])) };
+  const { ports, env } = await upEnv(dir, ['GATEWAY_HTTP_PORT']);
   delete env.INFLUX_URL;
   let out = '';
   const up = spawn(process.execPath, ['--import', 'tsx', 'scripts/up.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -4,22 +4,15 @@
  * acknowledged to the edge node is stored, once (its alias table comes back from births.json;
  * the broker's persistent session holds what arrived meanwhile), and nothing is dead-lettered.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { DataType } from '../core/sparkplug/codec.ts';
-import { RawEdge, SparkplugRig, type Watcher } from './harness/sparkplug.ts';
+import { RawEdge, SparkplugRig } from './harness/sparkplug.ts';
 import { waitFor } from './harness/platform.ts';
 
 const rig = new SparkplugRig([
   { group: 'test', node: 'crash-edge', devices: [{ sparkplugDevice: 'Cold2', device: 'al-cold-2', metrics: { Temp: 'temp', Power: { metric: 'power', unit: 'W' } } }] },
 ]);
-let w: Watcher;
-beforeAll(async () => {
-  await rig.start();
-  w = await rig.watch();
-});
-afterAll(async () => {
-  await rig?.stop();
-});
+rig.use();
 
 it('loses and doubles nothing the broker acknowledged when the host is killed with SIGKILL mid-stream', async () => {
   const e = new RawEdge(rig, 'test', 'crash-edge');
@@ -54,16 +47,16 @@ it('loses and doubles nothing the broker acknowledged when the host is killed wi
   const count = async () => (await rig.rows('al-cold-2', ['temp'])).length;
   await waitFor('every acknowledged message stored', async () => (await count()) >= s.acked, 60_000, 250).catch(async (err) => {
     const codes: Record<string, number> = {};
-    for (const l of w.letters) codes[l.code] = (codes[l.code] ?? 0) + 1;
-    throw new Error(`${(err as Error).message}: ${await count()} stored of ${s.acked} acknowledged (${s.sent} sent); dead letters ${JSON.stringify(codes)}; NCMDs ${w.ncmd.length}; host ${JSON.stringify(await rig.stats())}`);
+    for (const l of rig.w.letters) codes[l.code] = (codes[l.code] ?? 0) + 1;
+    throw new Error(`${(err as Error).message}: ${await count()} stored of ${s.acked} acknowledged (${s.sent} sent); dead letters ${JSON.stringify(codes)}; NCMDs ${rig.w.ncmd.length}; host ${JSON.stringify(await rig.stats())}`);
   });
   await new Promise((r) => setTimeout(r, 500));
   const rows = await rig.rows('al-cold-2', ['temp', 'power']);
   // one point per message, at its own time, with its own values (power sent in W, stored in kW)
   expect(rows.length).toBe(s.acked);
   expect(rows.every((r, i) => r.time === base + i && r.temp === i / 10 && r.power === i * 1e-3)).toBe(true);
-  expect(w.letters.filter((l) => l.topic.includes('crash-edge'))).toEqual([]);
-  expect(w.ncmd.filter((x) => x.topic.includes('crash-edge')).length).toBeLessThanOrEqual(1); // a reordered redelivery may ask once
+  expect(rig.w.letters.filter((l) => l.topic.includes('crash-edge'))).toEqual([]);
+  expect(rig.w.ncmd.filter((x) => x.topic.includes('crash-edge')).length).toBeLessThanOrEqual(1); // a reordered redelivery may ask once
   console.log(`sparkplug kill -9: ${s.acked} DDATA acknowledged and stored (${atKill} before the kill, ${atRestart - atKill} while the host was down); ${Math.round(rate)} messages/s before the kill`);
   expect(s.acked).toBeGreaterThan(6500);
 }, 150_000);

@@ -6,26 +6,19 @@
  * documented code and none is an internal error; the host is the same process at the end, and
  * a clean birth and data afterwards are stored exactly.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { ERROR_CODES, PlatformError } from '../core/errors.ts';
 import { CODEC_LIMITS, DataType, decodePayload, encodePayload, type SpMetricIn } from '../core/sparkplug/codec.ts';
 import { deviceTopicSpb, nodeTopic } from '../core/sparkplug/topic.ts';
 import { Rng } from './harness/hostile.ts';
-import { RawEdge, SparkplugRig, type Watcher } from './harness/sparkplug.ts';
+import { RawEdge, SparkplugRig } from './harness/sparkplug.ts';
 import { waitFor } from './harness/platform.ts';
 
 const N = 400;
 const rig = new SparkplugRig([
   { group: 'test', node: 'fuzz-edge', devices: [{ sparkplugDevice: 'Cold2', device: 'al-cold-2', metrics: { Temp: 'temp', Running: 'compressor_on' } }] },
 ]);
-let w: Watcher;
-beforeAll(async () => {
-  await rig.start();
-  w = await rig.watch();
-});
-afterAll(async () => {
-  await rig?.stop();
-});
+rig.use();
 
 const HOSTILE_NAMES = ['a\u0000b', 'x\ny', 'Temp/+', '#', '../../etc/passwd', 'z'.repeat(CODEC_LIMITS.maxNameLength + 1), '', 'a\u2028b', 'Te\u001bmp'];
 
@@ -62,7 +55,7 @@ it(`refuses ${N} hostile Sparkplug payloads with their codes and keeps running`,
   const pid = rig.host!.pid;
   const rng = new Rng(0x5b0f);
   const expected: Record<string, number> = {};
-  const l0 = w.letters.length;
+  const l0 = rig.w.letters.length;
   for (let i = 0; i < N; i++) {
     const { topic, payload } = payloadCase(rng, i);
     try {
@@ -76,9 +69,9 @@ it(`refuses ${N} hostile Sparkplug payloads with their codes and keeps running`,
   }
   const received = async () => rig.stat('ingest_messages_received_total');
   await waitFor('all received', async () => (await received()) >= N + 1, 30_000);
-  await waitFor('every dead letter published and seen', async () => (await rig.stat('ingest_spool_pending_bytes')) === 0 && w.letters.length >= (await rig.stat('ingest_dead_letters_published_total')), 30_000);
+  await waitFor('every dead letter published and seen', async () => (await rig.stat('ingest_spool_pending_bytes')) === 0 && rig.w.letters.length >= (await rig.stat('ingest_dead_letters_published_total')), 30_000);
   await new Promise((r) => setTimeout(r, 500));
-  const mine = w.letters.slice(l0);
+  const mine = rig.w.letters.slice(l0);
   const got: Record<string, number> = {};
   for (const l of mine) got[l.code] = (got[l.code] ?? 0) + 1;
   // the codec's refusals, one dead letter each, with the codec's code

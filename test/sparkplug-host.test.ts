@@ -5,11 +5,11 @@
  * aliases, data before a birth, a seq gap, a stale bdSeq, every supported datatype.
  */
 import tahu from 'sparkplug-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { deviceTopic } from '../core/contract.ts';
 import { DataType, encodePayload } from '../core/sparkplug/codec.ts';
 import { deviceTopicSpb, nodeTopic } from '../core/sparkplug/topic.ts';
-import { RawEdge, SparkplugRig, type Watcher } from './harness/sparkplug.ts';
+import { RawEdge, SparkplugRig } from './harness/sparkplug.ts';
 import { waitFor } from './harness/platform.ts';
 
 const COLD2 = { Temp: { metric: 'temp' }, Running: 'compressor_on', Door: 'door_open' };
@@ -22,14 +22,7 @@ const rig = new SparkplugRig([
     { sparkplugDevice: 'FD', device: 'al-fd-2', metrics: { uuid: 'batch_id' } },
   ] },
 ]);
-let w: Watcher;
-beforeAll(async () => {
-  await rig.start();
-  w = await rig.watch();
-});
-afterAll(async () => {
-  await rig?.stop();
-});
+rig.use();
 
 const tempOf = (degF: number) => {
   const m = rig.mapping.nodes.get('rongchang/rf-edge-1')!.devices.get('ChilledStore1')!.metrics.get('Room/Temperature')!;
@@ -89,7 +82,7 @@ describe('a foreign edge node (Eclipse Tahu sparkplug-client)', () => {
     expect((await rig.rows('rf-cold-1', ['humidity'])).find((r) => r.time === t0 + 10_000)!.humidity).toBe(55.25);
     c2.stop();
     expect(await rig.stat('sparkplug_rebirths_requested_total')).toBe(0);
-    expect(w.letters.filter((l) => l.topic.includes('rf-edge-1'))).toEqual([]);
+    expect(rig.w.letters.filter((l) => l.topic.includes('rf-edge-1'))).toEqual([]);
   });
 });
 
@@ -107,19 +100,19 @@ describe('a hand-made edge node', () => {
     await e.ddata('Cold2', [{ alias: 1, datatype: DataType.Double, value: 4.5, omitDatatype: true }], t0);
     await waitFor('the known alias stored', async () => (await rig.rows('al-cold-2', ['temp'])).some((r) => r.time === t0 && r.temp === 4.5));
     const before = (await rig.rows('al-cold-2', ['temp'])).length;
-    const lettersBefore = w.letters.length;
+    const lettersBefore = rig.w.letters.length;
     for (let i = 1; i <= 20; i++) await e.ddata('Cold2', [{ alias: 1, datatype: DataType.Double, value: 100 + i }, { alias: 77, datatype: DataType.Double, value: i }], t0 + i);
-    await waitFor('20 dead letters', () => w.letters.length >= lettersBefore + 20);
+    await waitFor('20 dead letters', () => rig.w.letters.length >= lettersBefore + 20);
     await new Promise((r) => setTimeout(r, 300));
-    const mine = w.letters.slice(lettersBefore);
+    const mine = rig.w.letters.slice(lettersBefore);
     expect(mine.length).toBe(20);
     expect(mine[0]!.code).toBe('SP_ERR_SPB_UNKNOWN_ALIAS');
     expect(mine[0]!.device).toBe('al-cold-2');
     expect(mine[0]!.reason).toContain('alias 77');
     expect(new Set(mine.slice(1).map((l) => l.code))).toEqual(new Set(['SP_ERR_SPB_STALE']));
-    expect(w.ncmd.filter((x) => x.topic === nodeTopic('test', 'NCMD', 'alias-edge')).length).toBe(1);
+    expect(rig.w.ncmd.filter((x) => x.topic === nodeTopic('test', 'NCMD', 'alias-edge')).length).toBe(1);
     expect(rebirths).toBe(1);
-    expect(w.ncmd.at(-1)!.payload.metrics.map((m) => [m.name, m.value])).toEqual([['Node Control/Rebirth', true]]);
+    expect(rig.w.ncmd.at(-1)!.payload.metrics.map((m) => [m.name, m.value])).toEqual([['Node Control/Rebirth', true]]);
     expect((await rig.rows('al-cold-2', ['temp'])).length).toBe(before); // not even alias 1's value of those messages
 
     // the edge node rebirths: data is stored again, and a new unknown alias asks once more
@@ -137,18 +130,18 @@ describe('a hand-made edge node', () => {
     await e.nbirth();
     await e.dbirth('Cold2', birth);
     e.seq = (e.seq + 5) % 256;
-    const l0 = w.letters.length;
+    const l0 = rig.w.letters.length;
     await e.ddata('Cold2', [{ alias: 1, datatype: DataType.Double, value: 7 }], t0 + 300);
     await e.ddata('Cold2', [{ alias: 1, datatype: DataType.Double, value: 8 }], t0 + 301);
     await waitFor('a rebirth request for the gap', () => rebirths === 3);
     await waitFor('stored', async () => (await rig.rows('al-cold-2', ['temp'])).filter((r) => r.time === t0 + 300 || r.time === t0 + 301).length === 2);
     expect(await rig.stat('sparkplug_seq_gaps_total')).toBe(1);
-    expect(w.letters.length).toBe(l0);
+    expect(rig.w.letters.length).toBe(l0);
     await e.nbirth();
     await e.dbirth('Cold2', birth);
     await c.publishAsync('spBv1.0/test/DDATA/alias-edge/Cold2', Buffer.from(encodePayload({ timestamp: t0 + 400, metrics: [{ alias: 1, datatype: DataType.Double, value: 9 }] })), { qos: 1 });
-    await waitFor('its dead letter', () => w.letters.length > l0);
-    expect(w.letters[l0]!.code).toBe('SP_ERR_SPB_SEQ');
+    await waitFor('its dead letter', () => rig.w.letters.length > l0);
+    expect(rig.w.letters[l0]!.code).toBe('SP_ERR_SPB_SEQ');
     await waitFor('a rebirth request for it', () => rebirths === 4);
     expect((await rig.rows('al-cold-2', ['temp'])).some((r) => r.time === t0 + 400)).toBe(false);
     await c.endAsync();
@@ -157,13 +150,13 @@ describe('a hand-made edge node', () => {
   it('data before any birth is dead-lettered and asks for one rebirth', async () => {
     const e = new RawEdge(rig, 'test', 'bd-edge');
     const c = await e.connect();
-    const l0 = w.letters.length;
-    const n0 = w.ncmd.length;
+    const l0 = rig.w.letters.length;
+    const n0 = rig.w.ncmd.length;
     for (let i = 0; i < 5; i++) await c.publishAsync(deviceTopicSpb('test', 'DDATA', 'bd-edge', 'Bio2'), e.ddataPayload([{ alias: 1, datatype: DataType.Double, value: 37 }]), { qos: 1 });
-    await waitFor('5 dead letters', () => w.letters.length >= l0 + 5);
-    expect(w.letters.slice(l0).map((l) => l.code)).toEqual(Array(5).fill('SP_ERR_SPB_NO_BIRTH'));
+    await waitFor('5 dead letters', () => rig.w.letters.length >= l0 + 5);
+    expect(rig.w.letters.slice(l0).map((l) => l.code)).toEqual(Array(5).fill('SP_ERR_SPB_NO_BIRTH'));
     await new Promise((r) => setTimeout(r, 200));
-    expect(w.ncmd.slice(n0).map((x) => x.topic)).toEqual([nodeTopic('test', 'NCMD', 'bd-edge')]);
+    expect(rig.w.ncmd.slice(n0).map((x) => x.topic)).toEqual([nodeTopic('test', 'NCMD', 'bd-edge')]);
     expect(await rig.rows('al-bio-2', ['temp'])).toEqual([]);
     await c.endAsync();
   });
@@ -206,10 +199,10 @@ describe('a hand-made edge node', () => {
     await api.subscribeAsync(deviceTopic(rig.p.model.devices.get('al-bio-2')!, 'status'), { qos: 1 });
     expect(await retained).toMatchObject({ state: 'offline', info: 'Sparkplug DDEATH of test/bd-edge/Bio2' });
     await api.endAsync();
-    const l0 = w.letters.length;
+    const l0 = rig.w.letters.length;
     await e.ddata('Bio2', [{ alias: 1, datatype: DataType.Double, value: 36 }]);
-    await waitFor('its dead letter', () => w.letters.length > l0);
-    expect(w.letters[l0]).toMatchObject({ code: 'SP_ERR_SPB_NO_BIRTH', device: 'al-bio-2' });
+    await waitFor('its dead letter', () => rig.w.letters.length > l0);
+    expect(rig.w.letters[l0]).toMatchObject({ code: 'SP_ERR_SPB_NO_BIRTH', device: 'al-bio-2' });
     await e.ndeath(4);
     await c.endAsync();
   });
@@ -251,11 +244,11 @@ describe('a hand-made edge node', () => {
       { time: ts, phase: null, ...Object.fromEntries(bio.slice(1).map((r) => [r[3], r[4]])) },
     ]);
     // a UInt64 beyond 2^53 would not be stored exactly: refused with a code, not rounded
-    const l0 = w.letters.length;
+    const l0 = rig.w.letters.length;
     await e.ddata('Bio', [{ alias: bioBirth[2]!.alias, datatype: DataType.UInt64, value: 2n ** 60n }], ts + 1);
-    await waitFor('its dead letter', () => w.letters.length > l0);
-    expect(w.letters[l0]!.code).toBe('SP_ERR_METRIC_TYPE');
-    expect(w.letters[l0]!.reason).toContain('1152921504606846976');
+    await waitFor('its dead letter', () => rig.w.letters.length > l0);
+    expect(rig.w.letters[l0]!.code).toBe('SP_ERR_METRIC_TYPE');
+    expect(rig.w.letters[l0]!.reason).toContain('1152921504606846976');
     await c.endAsync();
   });
 
@@ -264,14 +257,14 @@ describe('a hand-made edge node', () => {
     const c = await e.connect();
     await e.nbirth();
     const u0 = await rig.stat('sparkplug_metrics_unmapped_total');
-    const l0 = w.letters.length;
+    const l0 = rig.w.letters.length;
     const ts = Date.now() - 2000;
     await c.publishAsync(deviceTopicSpb('test', 'DBIRTH', 'alias-edge', 'Cold2'), e.ddataPayload([
       { name: 'Temp', alias: 1, datatype: DataType.Double, value: 3.25 }, { name: 'Fan/Speed', alias: 9, datatype: DataType.Double, value: 1200 },
     ], ts), { qos: 1 });
-    await waitFor('its dead letter', () => w.letters.length > l0);
-    expect(w.letters[l0]).toMatchObject({ code: 'SP_ERR_SPB_UNMAPPED', device: 'al-cold-2' });
-    expect(w.letters[l0]!.reason).toContain('"Fan/Speed" has no mapping for park device al-cold-2');
+    await waitFor('its dead letter', () => rig.w.letters.length > l0);
+    expect(rig.w.letters[l0]).toMatchObject({ code: 'SP_ERR_SPB_UNMAPPED', device: 'al-cold-2' });
+    expect(rig.w.letters[l0]!.reason).toContain('"Fan/Speed" has no mapping for park device al-cold-2');
     expect(await rig.stat('sparkplug_metrics_unmapped_total')).toBe(u0 + 1);
     await waitFor('the mapped metric stored', async () => (await rig.rows('al-cold-2', ['temp'])).some((r) => r.time === ts && r.temp === 3.25));
     await c.endAsync();

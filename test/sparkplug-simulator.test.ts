@@ -5,23 +5,16 @@
  * host asks, and its NDEATH sets the device offline. Its park devices are left out of the JSON
  * fleet (simulators/select.ts `without`).
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { DataType, encodePayload } from '../core/sparkplug/codec.ts';
 import { sparkplugDeviceIds, loadSparkplugConfig } from '../core/sparkplug/config.ts';
 import { selectDevices } from '../simulators/select.ts';
 import { SimulatedEdgeNode } from '../simulators/sparkplug/edge-node.ts';
-import { SparkplugRig, type Watcher } from './harness/sparkplug.ts';
+import { SparkplugRig } from './harness/sparkplug.ts';
 import { waitFor } from './harness/platform.ts';
 
 const rig = new SparkplugRig();
-let w: Watcher;
-beforeAll(async () => {
-  await rig.start();
-  w = await rig.watch();
-});
-afterAll(async () => {
-  await rig?.stop();
-});
+rig.use();
 
 it('carries the cold room over Sparkplug: plausible values in park units, rebirth on request, offline at its death', async () => {
   const node = rig.mapping.nodes.get('rongchang/rf-edge-1')!;
@@ -46,7 +39,7 @@ it('carries the cold room over Sparkplug: plausible values in park units, rebirt
   await waitFor('a second birth', () => sim.counts.births === 2);
   const n = rows.length;
   await waitFor('data after the rebirth', async () => (await rig.rows('rf-cold-1', ['temp'])).length >= n + 5, 30_000);
-  expect(w.letters.filter((l) => l.topic.includes('rf-edge-1'))).toEqual([]);
+  expect(rig.w.letters.filter((l) => l.topic.includes('rf-edge-1'))).toEqual([]);
   expect(await rig.stat('sparkplug_rebirths_requested_total')).toBe(0);
 
   await sim.stop();

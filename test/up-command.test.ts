@@ -11,15 +11,13 @@ import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { loadParkModel } from '../core/model-file.ts';
 const model = loadParkModel();
-import { freePort } from '../scripts/influxd.ts';
-import { ROOT, waitFor } from './harness/platform.ts';
+import { ROOT, upEnv, waitFor } from './harness/platform.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sp-up-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 it('brings the platform up with live data for every simulated device, and stops it on Ctrl-C', async () => {
-  const ports = { MQTT_PORT: await freePort(), MQTT_WS_PORT: await freePort(), BROKER_HTTP_PORT: await freePort(), API_METRICS_PORT: await freePort(), SPARKPLUG_HTTP_PORT: await freePort(), INGEST_HTTP_PORT: await freePort(), API_PORT: await freePort() };
-  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dir, LOG_LEVEL: 'warn', ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])) };
+  const { ports, env } = await upEnv(dir);
   delete env.INFLUX_URL;
   let out = '';
   const up = spawn(process.execPath, ['--import', 'tsx', 'scripts/up.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });

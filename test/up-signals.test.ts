@@ -11,8 +11,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { freePort } from '../scripts/influxd.ts';
-import { ROOT, waitFor } from './harness/platform.ts';
+import { ROOT, upEnv, waitFor } from './harness/platform.ts';
 
 const dirs: string[] = [];
 afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
@@ -38,8 +37,7 @@ interface Up { dir: string; npm: ChildProcess; out: () => string; ports: Record<
 async function up(opts: { ownInfluxd?: boolean } = {}): Promise<Up> {
   const dir = mkdtempSync(join(tmpdir(), 'sp-sig-'));
   dirs.push(dir);
-  const ports = { MQTT_PORT: await freePort(), MQTT_WS_PORT: await freePort(), BROKER_HTTP_PORT: await freePort(), API_METRICS_PORT: await freePort(), SPARKPLUG_HTTP_PORT: await freePort(), INGEST_HTTP_PORT: await freePort(), API_PORT: await freePort() };
-  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dir, LOG_LEVEL: 'warn', ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])) };
+  const { ports, env } = await upEnv(dir);
   if (opts.ownInfluxd) delete env.INFLUX_URL;
   else env.INFLUX_URL = inject('influxUrl');
   let out = '';

@@ -3,6 +3,7 @@
  * sessions, the failed-login limit and (when the API may administer devices) the device admin.
  * Built from injected parts like the rest of the app (api/app.ts); nothing here reads a file.
  */
+import { API_ENV } from '../env.ts';
 import fp from 'fastify-plugin';
 import type { DeviceAdmin } from './device-admin.ts';
 import { LoginLimit, type LoginLimitOptions } from './login-limit.ts';
@@ -29,9 +30,13 @@ export interface ConsoleServices {
   devices?: DeviceAdmin;
 }
 
+/** For an app built without the API's config (tests): the env table's defaults, and the login spacing. */
 export const CONSOLE_DEFAULTS = Object.freeze({
-  sessionTtlMs: 8 * 3600_000, // 8 h
-  login: { freeFailures: 5, addressFailures: 50, windowMs: 15 * 60_000, delayMinMs: 1000, delayMaxMs: 60_000 },
+  sessionTtlMs: API_ENV.CONSOLE_SESSION_TTL_MS.default,
+  login: {
+    freeFailures: API_ENV.CONSOLE_LOGIN_FREE_FAILURES.default, addressFailures: API_ENV.CONSOLE_LOGIN_ADDRESS_FAILURES.default,
+    windowMs: API_ENV.CONSOLE_LOGIN_WINDOW_MS.default, delayMinMs: 1000, delayMaxMs: 60_000,
+  },
 });
 
 declare module 'fastify' {

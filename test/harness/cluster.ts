@@ -20,7 +20,7 @@ import { loadParkModel } from '../../core/model-file.ts';
 import type { ParkModel } from '../../core/model.ts';
 import { generateSecret, hashSecret } from '../../core/secrets.ts';
 import { freePort } from '../../scripts/influxd.ts';
-import { waitFor } from './platform.ts';
+import { seqStats, waitFor, type SeqStats } from './platform.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -194,11 +194,8 @@ export class TestCluster {
   }
 
   /** count, min and max of `seq` stored for a device: {n, 0, n-1} means every reading once. */
-  async seqStats(deviceId: string): Promise<{ count: number; min: number; max: number }> {
-    const d = this.model.devices.get(deviceId)!;
-    const res = await this.influx.query(influxql`SELECT count(${ident('seq')}), min(${ident('seq')}), max(${ident('seq')}) FROM ${ident(d.kind.id)} WHERE "device" = ${deviceId}`);
-    const v = res[0]?.[0]?.values[0] as number[] | undefined;
-    return { count: v?.[1] ?? 0, min: v?.[2] ?? -1, max: v?.[3] ?? -1 };
+  seqStats(deviceId: string): Promise<SeqStats> {
+    return seqStats(this.influx, this.model, deviceId);
   }
 
   async stop(): Promise<void> {

@@ -107,6 +107,23 @@ export function readingStream(
   return state;
 }
 
+export interface SeqStats { count: number; min: number; max: number }
+
+/** count, min and max of `seq` stored for a device: {n, 0, n-1} means every reading once. */
+export async function seqStats(influx: InfluxClient, model: ParkModel, deviceId: string): Promise<SeqStats> {
+  const d = model.devices.get(deviceId)!;
+  const res = await influx.query(influxql`SELECT count(${ident('seq')}), min(${ident('seq')}), max(${ident('seq')}) FROM ${ident(d.kind.id)} WHERE "device" = ${deviceId}`);
+  const v = res[0]?.[0]?.values[0] as number[] | undefined;
+  return { count: v?.[1] ?? 0, min: v?.[2] ?? -1, max: v?.[3] ?? -1 };
+}
+
+/** The environment of `npm run up` in a test: data in `dir`, every port free (nothing collides with a parallel run). */
+export async function upEnv(dir: string, extraPorts: string[] = []): Promise<{ ports: Record<string, number>; env: NodeJS.ProcessEnv }> {
+  const ports: Record<string, number> = {};
+  for (const n of ['MQTT_PORT', 'MQTT_WS_PORT', 'BROKER_HTTP_PORT', 'API_METRICS_PORT', 'SPARKPLUG_HTTP_PORT', 'INGEST_HTTP_PORT', 'API_PORT', ...extraPorts]) ports[n] = await freePort();
+  return { ports, env: { ...process.env, DATA_DIR: dir, LOG_LEVEL: 'warn', ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])) } };
+}
+
 export class TestPlatform {
   readonly dir = mkdtempSync(join(tmpdir(), 'sp-test-'));
   readonly model: ParkModel = loadParkModel();
@@ -298,11 +315,8 @@ export class TestPlatform {
   }
 
   /** count, min and max of `seq` stored for a device: {n, 0, n-1} means every reading once. */
-  async seqStats(deviceId: string): Promise<{ count: number; min: number; max: number }> {
-    const d = this.model.devices.get(deviceId)!;
-    const res = await this.influx.query(influxql`SELECT count(${ident('seq')}), min(${ident('seq')}), max(${ident('seq')}) FROM ${ident(d.kind.id)} WHERE "device" = ${deviceId}`);
-    const v = res[0]?.[0]?.values[0] as number[] | undefined;
-    return { count: v?.[1] ?? 0, min: v?.[2] ?? -1, max: v?.[3] ?? -1 };
+  seqStats(deviceId: string): Promise<SeqStats> {
+    return seqStats(this.influx, this.model, deviceId);
   }
 
   async stop(): Promise<void> {

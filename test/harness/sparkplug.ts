@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
+import { afterAll, beforeAll } from 'vitest';
 import { DLQ_TOPIC, type DeadLetter } from '../../core/contract.ts';
 import { ident, influxql } from '../../core/influx/influxql.ts';
 import { generateSecret, hashSecret } from '../../core/secrets.ts';
@@ -139,6 +140,21 @@ export class SparkplugRig {
     const res = await this.p.influx.query(influxql`SELECT "state", "info" FROM "device_status" WHERE "device" = ${deviceId}`);
     const s = res[0]?.[0];
     return s ? s.values.map((v) => ({ time: v[0] as number, state: v[1] as string, info: v[2] as string })) : [];
+  }
+
+  /** The watcher of `use()`: set in its beforeAll. */
+  w!: Watcher;
+
+  /** The file's lifecycle: starts the rig and a watcher before all tests, stops it after. */
+  use(): this {
+    beforeAll(async () => {
+      await this.start();
+      this.w = await this.watch();
+    });
+    afterAll(async () => {
+      await this.stop();
+    });
+    return this;
   }
 
   async stop(): Promise<void> {
